@@ -1,0 +1,45 @@
+# Two commands: `make demo` and `make test`. Both set everything up on a fresh machine first.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.causalrec-installed
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+
+.PHONY: setup demo test sync docs bench clean
+
+setup: $(STAMP)
+
+# torch is pinned to the CPU wheel first: an open range would pull a multi-GB CUDA build.
+# causalnex 0.12.2 declares Python<3.11 and old numpy/pandas, but runs on 3.11 with causalrec.compat.
+$(STAMP): setup.py settings.ini
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e ".[dev]"
+	$(BIN)/pip install --quiet --no-deps --ignore-requires-python causalnex==0.12.2 pgmpy==0.1.19
+	$(BIN)/pip install --quiet pathos pyvis "setuptools<81"
+	touch $(STAMP)
+
+demo: setup
+	$(BIN)/causalrec run --out causalrec-output
+
+sync: setup
+	$(BIN)/nbdev_export
+	$(BIN)/nbdev_clean
+	$(BIN)/python tools/nb2readme.py nbs/index.ipynb README.md
+
+test: setup
+	tools/check_sync.sh $(BIN)
+	$(BIN)/nbdev_test --n_workers 2
+	$(BIN)/python -m pytest tests
+
+docs: setup
+	$(BIN)/nbdev_proc_nbs
+	cd _proc && ../$(BIN)/smalldocs render .
+
+bench: setup
+	for f in bench/*.py; do $(BIN)/python $$f || exit 1; done
+
+clean:
+	rm -rf _proc _docs causalrec-output .pytest_cache
