@@ -6,9 +6,7 @@ config = ConfigParser(delimiters=["="])
 config.read("settings.ini", encoding="utf-8")
 cfg = config["DEFAULT"]
 
-licenses = {"apache2": ("Apache Software License 2.0", "OSI Approved :: Apache Software License")}
 statuses = ["1 - Planning", "2 - Pre-Alpha", "3 - Alpha", "4 - Beta", "5 - Production/Stable", "6 - Mature", "7 - Inactive"]
-license_name, license_classifier = licenses[cfg["license"]]
 
 setuptools.setup(
     name=cfg["lib_name"],
@@ -19,12 +17,11 @@ setuptools.setup(
     author=cfg["author"],
     author_email=cfg["author_email"],
     url=cfg["git_url"],
-    license=license_name,
+    license="Apache-2.0",
     keywords=cfg["keywords"].split(),
     classifiers=[
         "Development Status :: " + statuses[int(cfg["status"])],
         "Intended Audience :: " + cfg["audience"].title(),
-        "License :: " + license_classifier,
         "Natural Language :: " + cfg["language"].title(),
         "Programming Language :: Python :: 3.11",
     ],
