@@ -34,9 +34,13 @@ test: setup
 	$(BIN)/nbdev_test --n_workers 2
 	$(BIN)/python -m pytest tests
 
+# Quarto is not installable here: smalldocs renders the same _quarto.yml in pure Python.
 docs: setup
 	$(BIN)/nbdev_proc_nbs
+	cp _quarto.yml _proc/
 	cd _proc && ../$(BIN)/smalldocs render .
+	rm -rf _docs && mv _proc/_docs _docs
+	@echo "docs site written to _docs/index.html"
 
 bench: setup
 	for f in bench/*.py; do $(BIN)/python $$f || exit 1; done
