@@ -46,7 +46,7 @@ def check_frame(df:pd.DataFrame, # one row per observation, one numeric column p
     if bad.any():
         j = int(bad.any(0).argmax())
         raise ValueError(f"column {df.columns[j]!r} has {int(bad[:, j].sum())} NaN/infinite row(s) "
-                         f"(e.g. row {df.index[bad[:, j].argmax()]!r}); {int(bad.any(1).sum())} row(s) in all. "
+                         f"(e.g. row {df.index[[bad[:, j].argmax()]].tolist()[0]!r}); {int(bad.any(1).sum())} row(s) in all. "
                          "Fix: drop or impute them first (e.g. df.dropna()).")
     const = [c for c, sd in zip(df.columns, X.std(0)) if sd == 0]
     if const:

@@ -18,6 +18,7 @@ import pandas as pd
 import semopy
 from scipy.optimize import minimize
 from scipy.stats import chi2 as chi2_dist
+from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 # %% ../nbs/03_sem.ipynb #2eb46cd2
@@ -152,10 +153,10 @@ def _optimise(model, x0, variances, tol, gtol):
     "Minimise semopy's ML discrepancy from `x0`; return (x, info dict)."
     fun, grad = model.get_objective("MLW")
     bounds = model.get_bounds() if variances == "nonnegative" else None
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), threadpool_limits(1, "blas"):  # tiny matrices: BLAS threads only contend
         warnings.simplefilter("ignore", RuntimeWarning)
         res = minimize(fun, x0, jac=grad, method="SLSQP", bounds=bounds, options=dict(ftol=tol, maxiter=10_000))
-    g = grad(res.x)
+        g = grad(res.x)
     if bounds is not None:  # a parameter held at its lower bound by a positive gradient is at a KKT point
         lo = np.array([b[0] if b[0] is not None else -np.inf for b in bounds])
         g = np.where((res.x <= lo + 1e-10) & (g > 0), 0.0, g)
@@ -439,6 +440,12 @@ def compare(a:SEMResult, # first model
     return SEMComparison(table, False, "information criteria", np.nan, 0, np.nan, d_aic, d_bic, names[pick], reason)
 
 # %% ../nbs/03_sem.ipynb #fab60796
+def _to_edge(name, d, ellipse):
+    "Points from the centre of `name`'s label box to its border along direction `d`, so arrowheads stay visible."
+    hw, hh = 2.8 * len(str(name)) + (9 if ellipse else 5), 11 if ellipse else 9  # half sizes at fontsize 9
+    n = np.hypot(*d) or 1.0
+    return min(hw / max(abs(d[0]) / n, 1e-9), hh / max(abs(d[1]) / n, 1e-9)) + 2
+
 def plot_paths(result:SEMResult, # a fitted model
                ax:plt.Axes|None=None, # axes to draw on (default: a new figure)
                digits:int=2, # decimals of the coefficients on the edges
@@ -453,23 +460,27 @@ def plot_paths(result:SEMResult, # a fitted model
     core = nx.DiGraph()
     core.add_nodes_from(v for v in result.variables if v not in indicators)
     core.add_edges_from((s, t) for t, s in zip(reg.lval, reg.rval) if t not in indicators)
-    pos = {}
+    pos, dx = {}, max(2.0, 0.11 * max(len(str(v)) for v in core) + 0.9)  # long names need wider columns
     for x, gen in enumerate(nx.topological_generations(core)):
         for y, v in enumerate(sorted(gen, key=result.variables.index)):
-            pos[v] = (2.0 * x, -1.5 * y + 0.75 * (len(gen) - 1))
+            pos[v] = (dx * x, -1.5 * y + 0.75 * (len(gen) - 1))
     bottom = min(y for _, y in pos.values()) - 2.0 if pos else 0.0
     for lv in sorted(latent, key=result.variables.index):
         inds = [t for t, s in zip(reg.lval, reg.rval) if s == lv and t in indicators and t not in pos]
         for k, t in enumerate(inds):
             pos[t] = (pos[lv][0] + 0.55 * (k - (len(inds) - 1) / 2), bottom - 0.6 * (k % 2))
-    if ax is None:
-        _, ax = plt.subplots(figsize=(1.6 * (1 + max(x for x, _ in pos.values()) / 2) + 2, 4.5))
+    xs, ys = [x for x, _ in pos.values()], [y for _, y in pos.values()]
+    (x_lo, x_hi), (y_lo, y_hi) = (min(xs) - 1, max(xs) + 1), (min(ys) - 1, max(ys) + 1)
+    if ax is None:  # 0.75 inch per unit: the label boxes (fontsize 9) fit the spacing of the layout
+        ax = plt.figure(figsize=(0.75 * (x_hi - x_lo), 0.75 * (y_hi - y_lo) + 0.4)).add_axes([0, 0, 1, 0.92])
     col = "std" if standardized else "estimate"
     for t, s, b in zip(reg.lval, reg.rval, reg[col]):
         (x0, y0), (x1, y1) = pos[s], pos[t]
-        rad = -0.3 if t in core and x1 - x0 > 2.5 else 0.0  # arcs over the nodes an edge skips
-        ax.annotate("", xy=pos[t], xytext=pos[s], arrowprops=dict(arrowstyle="-|>", color="0.3", shrinkA=16,
-                    shrinkB=16, lw=1.2, connectionstyle=f"arc3,rad={rad}"))
+        rad = -0.3 if t in core and x1 - x0 > 1.25 * dx else 0.0  # arcs over the nodes an edge skips
+        cx, cy = (x0 + x1) / 2 + rad * (y1 - y0), (y0 + y1) / 2 - rad * (x1 - x0)  # Bezier control point of the arc
+        ax.annotate("", xy=pos[t], xytext=pos[s], arrowprops=dict(arrowstyle="-|>", color="0.3", lw=1.2,
+                    shrinkA=_to_edge(s, (cx - x0, cy - y0), s in latent), shrinkB=_to_edge(t, (x1 - cx, y1 - cy), t in latent),
+                    connectionstyle=f"arc3,rad={rad}"))
         mx, my = (x0 + x1) / 2 + rad * (y1 - y0) / 2, (y0 + y1) / 2 - rad * (x1 - x0) / 2  # middle of the arc
         ax.text(mx, my, f"{b:.{digits}f}", fontsize=8, ha="center", va="center",
                 bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="none"))
@@ -482,9 +493,8 @@ def plot_paths(result:SEMResult, # a fitted model
         ax.text(x, y, v, ha="center", va="center", fontsize=9, zorder=3,
                 bbox=dict(boxstyle="ellipse,pad=0.4" if v in latent else "square,pad=0.35",
                           fc="lavender" if v in latent else "whitesmoke", ec="0.2"))
-    xs, ys = [x for x, _ in pos.values()], [y for _, y in pos.values()]
-    ax.set_xlim(min(xs) - 1, max(xs) + 1)
-    ax.set_ylim(min(ys) - 1, max(ys) + 1)
+    ax.set_xlim(x_lo, x_hi)
+    ax.set_ylim(y_lo, y_hi)
     ax.set_aspect("equal")  # arcs bend in display space: equal scales put the labels on them
     ax.set_axis_off()
     ax.set_title(f"CFI {result.fit.cfi:.3f}  RMSEA {result.fit.rmsea:.3f}  SRMR {result.fit.srmr:.3f}", fontsize=9)
