@@ -12,28 +12,19 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 from tqdm.auto import tqdm
+from .ranking import _frame, _user_positions, _interactions_and_catalogue
+from .ranking import Ranker, RandomRanker, PopularityRanker, OracleRanker
 
 # %% auto #0
 __all__ = ['RANKING_METRICS', 'PROTOCOLS', 'NO_POSITIVE', 'OPE_ESTIMATORS', 'ips', 'snips', 'dr', 'naive', 'relevance_matrix',
            'precision_at_k', 'recall_at_k', 'hit_rate_at_k', 'mrr_at_k', 'ndcg_at_k', 'average_precision_at_k',
            'ranking_metrics', 'auc', 'gauc', 'mse', 'mae', 'rmse', 'log_loss', 'accuracy', 'recall', 'f1', 'gini_index',
-           'coverage', 'gini', 'average_popularity', 'novelty', 'intra_list_diversity', 'catalogue_metrics', 'Ranker',
-           'RandomRanker', 'PopularityRanker', 'OracleRanker', 'full_ranking', 'test_items_ranking', 'sampled_ranking',
-           'evaluate', 'Estimate', 'off_policy_estimates', 'item_mean_reward', 'policy_value', 'ope_study',
-           'ope_summary', 'ABResult', 'simulate_ab', 'feedback_loop', 'plot_metrics', 'plot_ope', 'plot_feedback',
-           'Report']
+           'coverage', 'gini', 'average_popularity', 'novelty', 'intra_list_diversity', 'catalogue_metrics',
+           'full_ranking', 'test_items_ranking', 'sampled_ranking', 'evaluate', 'Estimate', 'off_policy_estimates',
+           'item_mean_reward', 'policy_value', 'ope_study', 'ope_summary', 'ABResult', 'simulate_ab', 'feedback_loop',
+           'plot_metrics', 'plot_ope', 'plot_feedback', 'Report']
 
 # %% ../nbs/05_evaluation.ipynb #30dbc979
-def _frame(x, name:str, cols) -> pd.DataFrame:
-    "The interactions frame of `x` (a RecData or a DataFrame), checked for `cols`."
-    df = x.interactions if hasattr(x, "interactions") else x
-    if not isinstance(df, pd.DataFrame):
-        raise TypeError(f"{name} must be a RecData or a pandas DataFrame with columns {list(cols)}, got {type(x).__name__}.")
-    missing = [c for c in cols if c not in df.columns]
-    if missing:
-        raise ValueError(f"{name} is missing column(s) {missing} (it has {list(df.columns)}); add or rename them.")
-    return df
-
 def _topk_array(topk) -> np.ndarray:
     "`topk` as a 2-D int64 array, with a helpful error otherwise."
     a = np.asarray(topk)
@@ -42,17 +33,6 @@ def _topk_array(topk) -> np.ndarray:
     if a.size and not np.issubdtype(a.dtype, np.integer):
         raise TypeError(f"topk must hold integer item ids (pad short lists with -1), got dtype {a.dtype}.")
     return a.astype(np.int64, copy=False)
-
-def _user_positions(users:np.ndarray, query:np.ndarray):
-    "Row of each `query` user id in `users` (unique ids) and a mask of those found."
-    users = np.asarray(users, dtype=np.int64)
-    order = np.arange(len(users)) if (np.diff(users) > 0).all() else np.argsort(users, kind="stable")
-    su = users[order]
-    if len(su) > 1 and (dup := np.flatnonzero(su[1:] == su[:-1])).size:
-        raise ValueError(f"users has {dup.size} duplicated id(s), e.g. {su[dup[0]]}; pass each user once (np.unique).")
-    pos = np.searchsorted(su, query).clip(0, max(len(su) - 1, 0))
-    found = (su[pos] == query) if len(su) else np.zeros(len(query), bool)
-    return order[pos], found
 
 # %% ../nbs/05_evaluation.ipynb #e2823e31
 def relevance_matrix(topk:np.ndarray, # [n_users, K] recommended item ids, -1 for padding
@@ -427,107 +407,6 @@ def catalogue_metrics(topk:np.ndarray, # [n_users, K] item ids (-1 pads)
         if info is not None: rows.append(("novelty", k, _list_mean(Pk, info)))
         if E is not None and k > 1: rows.append(("ild", k, float(np.nanmean(_ild(Pk, E)))))
     return pd.DataFrame([(m, k, v, len(P)) for m, k, v in rows], columns=["metric", "k", "value", "n_users"])
-
-# %% ../nbs/05_evaluation.ipynb #32e14127
-def _interactions_and_catalogue(data):
-    df = _frame(data, "data", ["user_id", "item_id"])
-    items = getattr(data, "items", None)
-    cat = items["item_id"].to_numpy(np.int64) if isinstance(items, pd.DataFrame) else df["item_id"].to_numpy(np.int64)
-    return df, np.unique(cat)
-
-def _exclusion_rows(users:np.ndarray, exclude, items:np.ndarray):
-    "Row (position in `users`) and column (position in `items`) of each excluded pair, sorted by row."
-    if exclude is None: return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    ex = _frame(exclude, "exclude", ["user_id", "item_id"])
-    row, found = _user_positions(users, ex["user_id"].to_numpy(np.int64))
-    it = ex["item_id"].to_numpy(np.int64)
-    col = np.searchsorted(items, it).clip(0, max(len(items) - 1, 0))
-    ok = found & (items[col] == it)
-    row, col = row[ok], col[ok]
-    o = np.argsort(row, kind="stable")
-    return row[o], col[o]
-
-class Ranker:
-    "Base ranker: subclasses implement `fit` (calling `super().fit(data)`) and `score`; `recommend` comes free."
-    def fit(self, data) -> "Ranker":
-        "Remember the catalogue (`data.items.item_id`, else the interacted items)."
-        self.items_ = _interactions_and_catalogue(data)[1]
-        return self
-
-    def score(self, users:np.ndarray, items:np.ndarray) -> np.ndarray:
-        "Scores for aligned arrays of user and item ids (higher = recommend first)."
-        raise NotImplementedError(f"{type(self).__name__} must implement score(users, items).")
-
-    def recommend(self, users:np.ndarray, # user ids
-                  k:int, # list length
-                  exclude=None, # RecData or frame of (user_id, item_id) pairs never to recommend (e.g. training items)
-                  batch_size:int=2**21, # pairs scored per call to `score`
-                 ) -> np.ndarray:
-        "Top-`k` item ids per user `[len(users), k]`, best first; -1 pads users with fewer than `k` candidates."
-        if not hasattr(self, "items_"):
-            raise ValueError(f"{type(self).__name__} is not fitted; call .fit(data) before .recommend().")
-        users = np.asarray(users, dtype=np.int64).ravel()
-        items = self.items_
-        if not 1 <= k <= len(items):
-            raise ValueError(f"k={k} must be between 1 and the catalogue size {len(items)}.")
-        erow, ecol = _exclusion_rows(users, exclude, items)
-        out = np.empty((len(users), k), dtype=np.int64)
-        step = max(1, batch_size // len(items))
-        for b in range(0, len(users), step):
-            ub = users[b:b + step]
-            s = np.array(self.score(np.repeat(ub, len(items)), np.tile(items, len(ub))), dtype=np.float64)
-            if s.shape != (len(ub) * len(items),):
-                raise ValueError(f"{type(self).__name__}.score returned shape {s.shape} for {len(ub) * len(items)} pairs.")
-            s = s.reshape(len(ub), len(items))
-            lo, hi = np.searchsorted(erow, [b, b + len(ub)])
-            s[erow[lo:hi] - b, ecol[lo:hi]] = -np.inf
-            part = np.argpartition(-s, k - 1, axis=1)[:, :k] if k < len(items) else np.tile(np.arange(len(items)), (len(ub), 1))
-            ps = np.take_along_axis(s, part, 1)
-            o = np.argsort(-ps, axis=1, kind="stable")
-            top, ts = np.take_along_axis(part, o, 1), np.take_along_axis(ps, o, 1)
-            out[b:b + step] = np.where(np.isneginf(ts), -1, items[top])
-        return out
-
-def _hash_uniform(seed:int, users:np.ndarray, items:np.ndarray) -> np.ndarray:
-    "A uniform [0, 1) number per (seed, user, item), the same on every call (splitmix64 finaliser)."
-    m = np.uint64(0xFFFFFFFFFFFFFFFF)
-    x = (np.asarray(users).astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)) ^ \
-        (np.asarray(items).astype(np.uint64) + np.uint64(seed & m) * np.uint64(0xD1B54A32D192ED03))
-    x ^= x >> np.uint64(30); x *= np.uint64(0xBF58476D1CE4E5B9)
-    x ^= x >> np.uint64(27); x *= np.uint64(0x94D049BB133111EB)
-    x ^= x >> np.uint64(31)
-    return (x >> np.uint64(11)).astype(np.float64) / 2.0 ** 53
-
-class RandomRanker(Ranker):
-    "Uniformly random scores, deterministic given `seed` (a lower bound for every metric)."
-    def __init__(self, seed:int=0): self.seed = seed
-    def score(self, users, items): return _hash_uniform(self.seed, users, items)
-
-class PopularityRanker(Ranker):
-    "Scores an item by its number of positive `outcome`s in the training interactions (all rows if `outcome` is None)."
-    def __init__(self, outcome:str|None="click"): self.outcome = outcome
-    def fit(self, data):
-        super().fit(data)
-        df = _frame(data, "data", ["item_id"] + ([self.outcome] if self.outcome else []))
-        w = (df[self.outcome].to_numpy(np.float64) > 0) if self.outcome else None
-        pos = np.searchsorted(self.items_, df["item_id"].to_numpy(np.int64)).clip(0, len(self.items_) - 1)
-        self.counts_ = np.bincount(pos, weights=w, minlength=len(self.items_)).astype(np.float64)
-        return self
-    def score(self, users, items):
-        items = np.asarray(items, dtype=np.int64)
-        pos = np.searchsorted(self.items_, items).clip(0, len(self.items_) - 1)
-        return np.where(self.items_[pos] == items, self.counts_[pos], 0.0)
-
-class OracleRanker(Ranker):
-    "Scores by the simulator's true expected `outcome` (`truth.expected`); needs simulated data."
-    def __init__(self, outcome:str="click"): self.outcome = outcome
-    def fit(self, data):
-        super().fit(data)
-        self.truth_ = getattr(data, "truth", None)
-        if self.truth_ is None:
-            raise ValueError("OracleRanker needs simulated data with .truth (real data has truth=None); use simulate().")
-        return self
-    def score(self, users, items): return self.truth_.expected(users, items)[self.outcome].to_numpy(np.float64)
 
 # %% ../nbs/05_evaluation.ipynb #59a5ad83
 PROTOCOLS = ("full", "test_items", "sampled")

@@ -1,0 +1,146 @@
+"Ranking stage: fit/score/recommend/save/load for every ranker, determinism, bad input, properties of recommend."
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from causalrec.ranking import (Ranker, RandomRanker, PopularityRanker, OracleRanker, MFRanker, IPSRanker, SNIPSRanker,
+                               DRRanker, PDRanker, UpliftRanker, simulate_uplift_log)
+
+pytestmark = pytest.mark.filterwarnings("ignore:.*(clipped at 1|were below clip):UserWarning")
+FAST = dict(dim=4, epochs=3, verbose=False)
+
+
+@pytest.fixture(scope="module")
+def world():
+    from causalrec.data import simulate, split
+    sim = simulate(n_users=120, n_items=60, exposures_per_user=10, n_random=5, seed=0)
+    train, test = split(sim, method="mnar_mar")
+    return sim, train, test
+
+
+def _rankers():
+    return {"random": lambda: RandomRanker(3), "popularity": lambda: PopularityRanker(), "mf": lambda: MFRanker(**FAST),
+            "ips": lambda: IPSRanker(**FAST), "snips": lambda: SNIPSRanker(**FAST), "dr": lambda: DRRanker(**FAST),
+            "pd": lambda: PDRanker(adjust=0.1, **FAST), "mf_es": lambda: MFRanker(patience=1, **FAST),
+            "uplift": lambda: UpliftRanker(**FAST)}
+
+
+def _data(name, world):
+    sim, train, _ = world
+    return simulate_uplift_log(sim, pairs_per_user=10) if name == "uplift" else train
+
+
+@pytest.mark.parametrize("name", list(_rankers()))
+def test_fit_score_recommend_save_load(name, world, tmp_path):
+    sim, train, _ = world
+    data = _data(name, world)
+    r = _rankers()[name]().fit(data)
+    users = np.arange(20)
+    topk = r.recommend(users, 5, exclude=data)
+    assert topk.shape == (20, 5) and (topk >= 0).all()
+    s = r.score(users, topk[:, 0])
+    assert s.shape == (20,) and np.isfinite(s).all()
+    back = Ranker.load(r.save(tmp_path / f"{name}.safetensors"))
+    assert type(back) is type(r)
+    np.testing.assert_array_equal(back.recommend(users, 5, exclude=data), topk)
+    np.testing.assert_allclose(back.score(users, topk[:, 0]), s)
+    again = _rankers()[name]().fit(data)  # same seed, same model
+    np.testing.assert_allclose(again.score(users, topk[:, 0]), s)
+
+
+def test_seed_changes_model(world):
+    _, train, _ = world
+    a, b = MFRanker(seed=0, **FAST).fit(train), MFRanker(seed=1, **FAST).fit(train)
+    assert not np.allclose(a.score([0, 1, 2], [0, 1, 2]), b.score([0, 1, 2], [0, 1, 2]))
+
+
+def test_oracle_is_not_saved(world, tmp_path):
+    sim, _, _ = world
+    with pytest.raises(TypeError, match="OracleRanker.truth_ is a SimTruth, which save\\(\\) cannot store without pickle"):
+        OracleRanker().fit(sim).save(tmp_path / "o.safetensors")
+
+
+def test_learned_rankers_beat_random_on_true_value(world):
+    from causalrec.evaluation import policy_value
+    sim, train, _ = world
+    users = np.arange(sim.n_users)
+    value = lambda r: policy_value(sim.truth, users, r.fit(train).recommend(users, 10, exclude=train))
+    assert value(MFRanker(dim=8, epochs=5, verbose=False)) > value(RandomRanker(0))
+
+
+# --- bad input ----------------------------------------------------------------------------------------------------
+
+def test_unknown_ids(world):
+    _, train, _ = world
+    mf = MFRanker(**FAST).fit(train)
+    with pytest.raises(ValueError, match=r"2 user id\(s\) are unknown to the fitted MFRanker \(e.g. 999\)"):
+        mf.score([999, 1000], [0, 1])
+    with pytest.raises(ValueError, match=r"1 item id\(s\) are unknown to the fitted MFRanker \(e.g. -5\)"):
+        mf.score([0], [-5])
+    with pytest.raises(ValueError, match="users has 2 ids but items has 1"): mf.score([0, 1], [0])
+    with pytest.raises(ValueError, match="not fitted; call .fit\\(data\\) before .score"): MFRanker().score([0], [0])
+
+
+def test_missing_columns(world):
+    sim, train, _ = world
+    with pytest.raises(ValueError, match=r"missing column\(s\) \['rating2'\]"): MFRanker(outcome="rating2", **FAST).fit(train)
+    with pytest.raises(TypeError, match="must be a RecData or a pandas DataFrame"): MFRanker(**FAST).fit([1, 2, 3])
+    with pytest.raises(ValueError, match="needs a 'treatment' column .* simulate_uplift_log"): UpliftRanker(**FAST).fit(train)
+    log = simulate_uplift_log(sim, pairs_per_user=5)
+    bad = replace(log, interactions=log.interactions.assign(treatment=2))
+    with pytest.raises(ValueError, match=r"treatment: 600 row\(s\) are not 0/1"): UpliftRanker(**FAST).fit(bad)
+    with pytest.raises(ValueError, match="needs simulated data with .truth"):
+        simulate_uplift_log(replace(sim, truth=None))
+    with pytest.raises(ValueError, match="pairs_per_user=0 must be in 1..60"): simulate_uplift_log(sim, pairs_per_user=0)
+
+
+def test_bad_propensities(world):
+    _, train, _ = world
+    inter = train.interactions
+    n = len(inter)
+    for p, count in ((np.zeros(n), n), (np.r_[np.full(n - 3, 0.5), [np.nan, 1.5, -1]], 3)):
+        with pytest.raises(ValueError, match=rf"propensity: {count} row\(s\) are not in \(0, 1\]"):
+            IPSRanker(**FAST).fit(inter.assign(propensity=p))
+    with pytest.raises(ValueError, match="bare frame cannot be used to estimate"): IPSRanker(**FAST).fit(inter)
+    with pytest.raises(ValueError, match="clip must be in \\(0, 1\\]"): IPSRanker(clip=0, **FAST).fit(train)
+    with pytest.raises(ValueError, match="estimate_propensities covers only the biased"): DRRanker(**FAST).fit(world[0])
+
+
+def test_one_class_and_corrupt_file(world, tmp_path):
+    _, train, _ = world
+    with pytest.raises(ValueError, match=r"rows have click >= 1; the model needs both positive and negative"):
+        MFRanker(**FAST).fit(train.interactions.assign(click=1))
+    (tmp_path / "x.safetensors").write_bytes(b"\x00" * 20)
+    with pytest.raises(ValueError, match="not a readable ranker file"): Ranker.load(tmp_path / "x.safetensors")
+    with pytest.raises(FileNotFoundError, match="no ranker file"): Ranker.load(tmp_path / "none.safetensors")
+    p = PopularityRanker().fit(train).save(tmp_path / "p.safetensors")
+    with pytest.raises(TypeError, match="holds a PopularityRanker, not a MFRanker"): MFRanker.load(p)
+
+
+# --- properties of recommend -------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def fitted(world):
+    _, train, _ = world
+    return {"mf": MFRanker(**FAST).fit(train), "pop": PopularityRanker().fit(train), "random": RandomRanker(1).fit(train)}
+
+
+@settings(max_examples=25, deadline=None)
+@given(name=st.sampled_from(["mf", "pop", "random"]), k=st.integers(1, 60),
+       seen=st.lists(st.tuples(st.integers(0, 9), st.integers(0, 59)), max_size=200))
+def test_recommend_properties(fitted, name, k, seen):
+    r = fitted[name]
+    users = np.arange(10)
+    ex = pd.DataFrame(seen, columns=["user_id", "item_id"]) if seen else None
+    topk = r.recommend(users, k, exclude=ex)
+    assert topk.shape == (10, k)
+    seen_by = {u: {i for uu, i in seen if uu == u} for u in users}
+    for u, row in zip(users, topk):
+        valid = row[row >= 0]
+        assert len(set(valid)) == len(valid)  # distinct items
+        assert not set(valid) & seen_by[u]  # never a seen item
+        assert len(valid) == min(k, 60 - len(seen_by[u]))  # -1 only when candidates run out
+        assert (row[len(valid):] == -1).all()  # padding at the end
