@@ -5,6 +5,7 @@
 # %% ../nbs/01_encoder.ipynb #db8008a4
 from __future__ import annotations
 import copy, hashlib, json, os, tempfile, warnings
+from contextlib import contextmanager
 from pathlib import Path
 from fastcore.basics import patch
 import numpy as np, pandas as pd, torch
@@ -14,7 +15,7 @@ from tqdm.auto import tqdm
 
 # %% auto #0
 __all__ = ['POOLINGS', 'resolve_model', 'model_fingerprint', 'pool', 'EmbeddingCache', 'TextEncoder', 'item_texts',
-           'item_embeddings', 'positives', 'user_embeddings', 'TwoTower']
+           'item_embeddings', 'positives', 'user_embeddings', 'TwoTower', 'nearest_items']
 
 # %% ../nbs/01_encoder.ipynb #ab4f6b3e
 _WEIGHT_SUFFIXES = {".safetensors", ".bin", ".json", ".txt", ".model", ".tiktoken"}
@@ -243,6 +244,16 @@ def _pad(ids:list, pad_id:int) -> tuple:
     out[mask] = np.fromiter((t for row in ids for t in row), np.int64, int(lens.sum()))
     return torch.from_numpy(out), torch.from_numpy(mask.astype(np.int64))
 
+# %% ../nbs/01_encoder.ipynb #b1920c1e
+@contextmanager
+def _hf_progress_bars(enabled:bool):
+    "Turn `transformers`' own progress bars (such as 'Loading weights') on or off for a block, then restore them."
+    from transformers.utils import logging as hf_logging
+    was = hf_logging.is_progress_bar_enabled()
+    (hf_logging.enable_progress_bar if enabled else hf_logging.disable_progress_bar)()
+    try: yield
+    finally: (hf_logging.enable_progress_bar if was else hf_logging.disable_progress_bar)()
+
 # %% ../nbs/01_encoder.ipynb #bd4d29ec
 class TextEncoder:
     "Encode texts into L2-normalised vectors with a Hugging Face model, with an optional on-disk cache."
@@ -263,6 +274,7 @@ class TextEncoder:
                              "'cls' for classification-token encoders, 'last' for decoder LLMs")
         if not isinstance(batch_size, int) or batch_size < 1: raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
         self.path = resolve_model(model, revision)
+        self.fingerprint = model_fingerprint(self.path)
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.dtype = dtype or (torch.float16 if self.device.type == "cuda" else torch.float32)
         self.batch_size, self.pooling, self.verbose = batch_size, pooling, verbose
@@ -272,7 +284,8 @@ class TextEncoder:
                 raise ValueError(f"the tokenizer in {self.path} has neither a pad nor an eos token: set one with "
                                  "tokenizer.pad_token = ... and save_pretrained it")
             self.tokenizer.pad_token = self.tokenizer.eos_token
-        self.model = AutoModel.from_pretrained(self.path, dtype=self.dtype).to(self.device).eval()
+        with _hf_progress_bars(verbose):
+            self.model = AutoModel.from_pretrained(self.path, dtype=self.dtype).to(self.device).eval()
         self.dim = int(self.model.config.hidden_size)
         self.max_length = int(max_length or _default_max_length(self.path, self.tokenizer, self.model.config))
         self.cache = None if cache_dir is None else EmbeddingCache(cache_dir, self.cache_key, self.dim)
@@ -280,7 +293,7 @@ class TextEncoder:
     @property
     def cache_key(self) -> str:
         "Identity of this encoder's output: model fingerprint, pooling, token limit and dtype."
-        ident = dict(model=model_fingerprint(self.path), pooling=self.pooling, max_length=self.max_length, dtype=str(self.dtype))
+        ident = dict(model=self.fingerprint, pooling=self.pooling, max_length=self.max_length, dtype=str(self.dtype))
         return hashlib.blake2b(json.dumps(ident, sort_keys=True).encode(), digest_size=16).hexdigest()
 
     def __repr__(self):
@@ -698,14 +711,14 @@ def save(self:TwoTower, path:str|Path, # file to write (conventionally `*.safete
     from safetensors.torch import save as st_save
     self._check_fitted()
     enc = self._ft or self.encoder
-    tensors = {**self._state(), "item_ids": torch.from_numpy(np.asarray(self.item_ids, np.int64)),
-               "item_inputs": torch.from_numpy(self.item_inputs), "user_ids": torch.from_numpy(np.asarray(self.user_ids, np.int64)),
-               "user_inputs": torch.from_numpy(self.user_inputs), "cold_user": torch.from_numpy(self.cold_user),
-               "seen_users": torch.from_numpy(self.seen["user_id"].to_numpy(np.int64)),
-               "seen_items": torch.from_numpy(self.seen["item_id"].to_numpy(np.int64))}
+    tensors = {**self._state(), "item_ids": torch.tensor(np.asarray(self.item_ids, np.int64)),
+               "item_inputs": torch.tensor(self.item_inputs), "user_ids": torch.tensor(np.asarray(self.user_ids, np.int64)),
+               "user_inputs": torch.tensor(self.user_inputs), "cold_user": torch.tensor(self.cold_user),
+               "seen_users": torch.tensor(self.seen["user_id"].to_numpy(np.int64)),
+               "seen_items": torch.tensor(self.seen["item_id"].to_numpy(np.int64))}
     meta = dict(format=_CKPT_FORMAT, config=self.config, history=self.history,
                 positive=self.positive if self.positive is None or isinstance(self.positive, str) else None,
-                encoder=dict(path=str(enc.path), fingerprint=model_fingerprint(enc.path), pooling=enc.pooling,
+                encoder=dict(path=str(enc.path), fingerprint=enc.fingerprint, pooling=enc.pooling,
                              max_length=enc.max_length))
     blob = st_save({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, metadata={"causalrec": json.dumps(meta)})
     path = Path(path)
@@ -741,9 +754,27 @@ def load(cls:TwoTower, path:str|Path, # checkpoint written by `save`
     if self.config["unfreeze_layers"]:
         e = meta["encoder"]
         enc = self.encoder = encoder or TextEncoder(e["path"], device=str(dev), pooling=e["pooling"], max_length=e["max_length"], verbose=False)
-        if model_fingerprint(enc.path) != e["fingerprint"]:
+        if enc.fingerprint != e["fingerprint"]:
             raise ValueError(f"the encoder at {enc.path} differs from the one this checkpoint fine-tuned "
                              f"({e['path']}): pass encoder=TextEncoder(<that model folder>)")
         self._ft = self._encoder_copy(enc, dev)
     self._load_state({k: v.to(dev) for k, v in tensors.items() if k.startswith(("net.", "encoder."))})
     return self
+
+# %% ../nbs/01_encoder.ipynb #16d6318c
+def nearest_items(items:pd.DataFrame, # item table (item_id, text), rows aligned with `vectors`
+                  vectors:np.ndarray, # [n_items, dim] L2-normalised item vectors
+                  queries:list, # item ids to find neighbours for
+                  n:int=3, # neighbours per query
+                 ) -> pd.DataFrame:
+    "The `n` most similar distinct texts to each query item by cosine similarity, other than the query's own text."
+    ids, text = items["item_id"].to_numpy(), items["text"].to_numpy()
+    pos = pd.Index(ids).get_indexer(queries)
+    if (pos < 0).any(): raise ValueError(f"query item(s) {np.asarray(queries)[pos < 0].tolist()} are not in items.")
+    sims = vectors[pos] @ vectors.T
+    rows = []
+    for q, sim in zip(pos, sims):
+        order = np.argsort(-sim)
+        order = order[(text[order] != text[q]) & ~pd.Series(text[order]).duplicated().to_numpy()][:n]
+        rows += [{"query": text[q], "neighbour": text[j], "cosine": round(float(sim[j]), 3)} for j in order]
+    return pd.DataFrame(rows)
