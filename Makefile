@@ -6,7 +6,7 @@ STAMP := $(VENV)/.causalrec-installed
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: setup demo test sync docs bench clean
+.PHONY: setup demo test sync outputs docs bench clean
 
 setup: $(STAMP)
 
@@ -33,6 +33,11 @@ test: setup
 	tools/check_sync.sh $(BIN)
 	$(BIN)/nbdev_test --n_workers 2
 	$(BIN)/python -m pytest tests
+
+# Re-run every notebook and store its outputs (tables, figures): the docs site shows stored outputs.
+outputs: setup
+	$(BIN)/python tools/run_nbs.py nbs/*.ipynb
+	$(BIN)/nbdev_clean
 
 # Quarto is not installable here: smalldocs renders the same _quarto.yml in pure Python.
 docs: setup
