@@ -38,6 +38,8 @@ class RunConfig:
     "What `run` does: which data, which stages, how big a simulated world, where the output goes."
     source:str="simulate" # one of SOURCES
     path:str=None # folder (coat, movielens, yahoo) or interactions file (table)
+    items:str=None # table: optional item file (item_id, text, features)
+    users:str=None # table: optional user file (user_id, features)
     n_users:int=2000 # simulator: users
     n_items:int=1000 # simulator: items
     seed:int=0 # simulator and every random step
@@ -53,6 +55,8 @@ class RunConfig:
             raise ValueError(f"source must be one of {SOURCES}, got {self.source!r}.")
         if self.source != "simulate" and not self.path:
             raise ValueError(f"source={self.source!r} needs a path (--path): the dataset folder or file.")
+        if self.source != "table" and (self.items or self.users):
+            raise ValueError(f"items/users files are for source='table'; source={self.source!r} reads its own layout.")
         unknown = [s for s in self.stages if s not in STAGES]
         if unknown: raise ValueError(f"unknown stage(s) {unknown}: choose from {STAGES}.")
         self.stages = tuple(s for s in STAGES if s in self.stages or s == "data")
@@ -64,9 +68,10 @@ class RunConfig:
 # %% ../nbs/06_pipeline.ipynb #8671e84f
 def load_data(config:RunConfig) -> RecData:
     "The `RecData` a configuration names."
-    loaders = {"coat": load_coat, "movielens": load_movielens, "yahoo": load_yahoo_r3, "table": load_table}
+    loaders = {"coat": load_coat, "movielens": load_movielens, "yahoo": load_yahoo_r3}
     if config.source == "simulate":
         return simulate(n_users=config.n_users, n_items=config.n_items, seed=config.seed)
+    if config.source == "table": return load_table(config.path, config.items, config.users)
     return loaders[config.source](config.path)
 
 # %% ../nbs/06_pipeline.ipynb #4b8979c6
@@ -313,6 +318,8 @@ def main(argv:list=None) -> int:
     defaults = RunConfig()
     p.add_argument("--source", default=defaults.source, choices=SOURCES)
     p.add_argument("--path", default=None, help="dataset folder or interactions file (not for simulate)")
+    p.add_argument("--items", default=None, help="table: item file (item_id, text, features)")
+    p.add_argument("--users", default=None, help="table: user file (user_id, features)")
     p.add_argument("--stages", nargs="+", default=list(defaults.stages), choices=STAGES)
     p.add_argument("--n-users", type=int, default=defaults.n_users)
     p.add_argument("--n-items", type=int, default=defaults.n_items)
@@ -324,7 +331,8 @@ def main(argv:list=None) -> int:
     p.add_argument("--quiet", action="store_true")
     args = parser.parse_args(argv)
     try:
-        config = RunConfig(source=args.source, path=args.path, n_users=args.n_users, n_items=args.n_items,
+        config = RunConfig(source=args.source, path=args.path, items=args.items, users=args.users,
+                           n_users=args.n_users, n_items=args.n_items,
                            seed=args.seed, stages=tuple(args.stages), k=args.k, max_events=args.max_events,
                            model=args.model, out=args.out, verbose=not args.quiet)
         run(config)
