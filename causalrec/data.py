@@ -308,11 +308,15 @@ def draw(self:SimTruth, users, items, seed:int=0, do:dict=None) -> pd.DataFrame:
 
 # %% ../nbs/00_data.ipynb #fa2c35f0
 @patch
+def organic(self:SimTruth, users, items) -> np.ndarray:
+    "Probability that each user buys each item without it being recommended (found by search, word of mouth)."
+    state = _pair_state(self, users, items)
+    return 0.1 * state["popularity"] * state["relevance"] * (1 - state["price_sensitivity"])
+
+@patch
 def uplift(self:SimTruth, users, items) -> np.ndarray:
     "Effect of recommending each pair on purchase: E[purchase | do(exposed)] - P(organic purchase)."
-    state = _pair_state(self, users, items)
-    organic = 0.1 * state["popularity"] * state["relevance"] * (1 - state["price_sensitivity"])
-    return self.expected(users, items)["purchase"].to_numpy() - organic
+    return self.expected(users, items)["purchase"].to_numpy() - self.organic(users, items)
 
 # %% ../nbs/00_data.ipynb #87f5bfd3
 @patch

@@ -487,7 +487,7 @@ def simulate_uplift_log(data, # simulated RecData (needs .truth)
     i = items[np.argsort(rng.random((len(users), len(items))), axis=1)[:, :pairs_per_user]].ravel()
     u = np.repeat(users, pairs_per_user)
     t = rng.random(len(u)) < treat_share
-    y = rng.random(len(u)) < truth.expected(u, i)["purchase"].to_numpy() - truth.uplift(u, i)
+    y = rng.random(len(u)) < truth.organic(u, i)
     y[t] = truth.draw(u[t], i[t], seed=int(rng.integers(2**31)))["purchase"].to_numpy() > 0
     inter = pd.DataFrame({"user_id": u, "item_id": i, "treatment": t.astype(np.int8), "purchase": y.astype(np.int8)})
     return replace(data, interactions=inter, name=f"{data.name}/uplift")
