@@ -42,6 +42,7 @@ class RunConfig:
     users:str=None # table: optional user file (user_id, features)
     n_users:int=2000 # simulator: users
     n_items:int=1000 # simulator: items
+    exposures_per_user:float=30 # simulator: mean logged exposures per user
     seed:int=0 # simulator and every random step
     stages:tuple=STAGES # stages to run; 'data' always runs, 'sem' needs 'graph'
     k:int=10 # length of recommendation lists
@@ -70,7 +71,8 @@ def load_data(config:RunConfig) -> RecData:
     "The `RecData` a configuration names."
     loaders = {"coat": load_coat, "movielens": load_movielens, "yahoo": load_yahoo_r3}
     if config.source == "simulate":
-        return simulate(n_users=config.n_users, n_items=config.n_items, seed=config.seed)
+        return simulate(n_users=config.n_users, n_items=config.n_items, exposures_per_user=config.exposures_per_user,
+                        seed=config.seed)
     if config.source == "table": return load_table(config.path, config.items, config.users)
     return loaders[config.source](config.path)
 
@@ -323,6 +325,7 @@ def main(argv:list=None) -> int:
     p.add_argument("--stages", nargs="+", default=list(defaults.stages), choices=STAGES)
     p.add_argument("--n-users", type=int, default=defaults.n_users)
     p.add_argument("--n-items", type=int, default=defaults.n_items)
+    p.add_argument("--exposures-per-user", type=float, default=defaults.exposures_per_user)
     p.add_argument("--seed", type=int, default=defaults.seed)
     p.add_argument("--k", type=int, default=defaults.k)
     p.add_argument("--max-events", type=int, default=defaults.max_events)
@@ -332,7 +335,7 @@ def main(argv:list=None) -> int:
     args = parser.parse_args(argv)
     try:
         config = RunConfig(source=args.source, path=args.path, items=args.items, users=args.users,
-                           n_users=args.n_users, n_items=args.n_items,
+                           n_users=args.n_users, n_items=args.n_items, exposures_per_user=args.exposures_per_user,
                            seed=args.seed, stages=tuple(args.stages), k=args.k, max_events=args.max_events,
                            model=args.model, out=args.out, verbose=not args.quiet)
         run(config)
