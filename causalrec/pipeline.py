@@ -21,7 +21,7 @@ from .data import (RecData, simulate, load_coat, load_movielens, load_yahoo_r3, 
 from .encoder import TextEncoder, item_embeddings, nearest_items
 from .graph import learn_structure, shd, edge_metrics, plot_graph
 from .sem import fit_sem, plot_paths
-from .ranking import RandomRanker, PopularityRanker, OracleRanker, MFRanker, IPSRanker, PDRanker
+from .ranking import RandomRanker, PopularityRanker, OracleRanker, MFRanker, IPSRanker, DRRanker, PDRanker
 from .evaluation import (evaluate, gini_index, off_policy_estimates, item_mean_reward, policy_value,
                                   simulate_ab, plot_metrics, Report)
 
@@ -220,10 +220,11 @@ def sem_stage(graph, # the learned causal graph
 
 # %% ../nbs/06_pipeline.ipynb #7d858c52
 def _rankers(data:RecData, label:str, threshold:float, seed:int) -> dict:
-    "The rankers the pipeline compares: two references, three learners, and the oracle when the true model is known."
+    "The rankers the pipeline compares: two references, four learners, and the oracle when the true model is known."
     learner = dict(outcome=label, threshold=threshold, seed=seed, verbose=False)
     rankers = {"random": RandomRanker(seed), "popularity": PopularityRanker(label if label == "click" else None),
-               "MF": MFRanker(**learner), "IPS-MF": IPSRanker(**learner), "PD": PDRanker(**learner)}
+               "MF": MFRanker(**learner), "IPS-MF": IPSRanker(**learner), "DR-MF": DRRanker(**learner),
+               "PD": PDRanker(**learner)}
     if data.truth is not None: rankers["oracle"] = OracleRanker(label)
     return rankers
 
@@ -252,18 +253,20 @@ def evaluation_stage(data:RecData, # the loaded data
                      item_vectors:np.ndarray=None, # item embeddings (rows aligned with data.items) for diversity
                      seed:int=0, # split, rankers and bootstrap seed
                     ) -> dict:
-    "Compare rankers under the full-ranking protocol; on the simulator add off-policy estimates and an A/B test."
-    logs = set(_logs(data.interactions))
-    train, test = split(data, "mnar_mar") if {"mnar", "mar"} <= logs else split(data, "ratio", seed=seed)
+    "Compare rankers under one protocol; on the simulator add off-policy estimates and an A/B test."
+    randomized = {"mnar", "mar"} <= set(_logs(data.interactions))
+    train, test = split(data, "mnar_mar") if randomized else split(data, "ratio", seed=seed)
     label, threshold = ("click", 1) if "click" in data.outcomes else ("rating", 4)
+    protocol = "test_items" if randomized and label == "rating" else "full"
+    if protocol == "test_items": k, ks = 5, (1, 3, 5)  # a user's few random test items: the literature's NDCG@5
+    else: ks = tuple(sorted({max(1, k // 2), k, 2 * k}))
     rankers = _rankers(data, label, threshold, seed)
-    ks = tuple(sorted({max(1, k // 2), k, 2 * k}))
-    res = evaluate(rankers, train, test, ks=ks, label=label, threshold=threshold, item_embeddings=item_vectors,
-                   seed=seed, verbose=False)
-    table = res[res.k == k].pivot_table(index="metric", columns="ranker", values="value")[list(rankers)]
+    res = evaluate(rankers, train, test, protocol=protocol, ks=ks, label=label, threshold=threshold,
+                   item_embeddings=item_vectors, seed=seed, verbose=False)
+    at_k = (res.k == k) | res.k.isna()  # AUC and GAUC have no cutoff
+    table = res[at_k].pivot_table(index="metric", columns="ranker", values="value")[list(rankers)]
     report.add_text(f"## Evaluation\n\nTrain: {len(train.interactions):,} events, test: {len(test.interactions):,} "
-                    f"events; positive = {label} >= {threshold}; full ranking over the catalogue minus each user's "
-                    f"training items. Metrics at k = {k}:")
+                    f"events; protocol: {res['convention'].iloc[0]}. Metrics at k = {k}:")
     report.add_table(table.round(4).reset_index(), f"metrics@{k}")
     fig = plot_metrics(res); report.add_figure(fig, "metric@K"); plt.close(fig)
     s = {"label": label, "threshold": threshold, "metrics": table.round(4).to_dict()}

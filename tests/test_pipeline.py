@@ -46,6 +46,8 @@ def test_coat_from_the_command_line(tmp_path, capsys):
                  "--out", str(tmp_path), "--quiet"]) == 0
     s = json.loads((tmp_path / "summary.json").read_text())
     assert "skipped" in s["graph"] and s["evaluation"]["label"] == "rating"
+    m = s["evaluation"]["metrics"]  # the literature's protocol on Coat: each user's random test items, at k = 5
+    assert m["DR-MF"]["auc"] > m["MF"]["auc"] > m["popularity"]["auc"] > m["random"]["auc"]
     assert s["data"]["logs"]["mnar"]["interactions"] == 6960
     assert "Skipped: the data has 1 varying numeric behaviour variable(s) (rating)" in (tmp_path / "report.md").read_text()
 
