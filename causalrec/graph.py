@@ -366,7 +366,7 @@ def plot_graph(graph:nx.DiGraph, # a CausalGraph or any networkx.DiGraph with ed
     top = max(w.values(), default=1.0) or 1.0
     colors = ["#2b6cb0" if graph.edges[e].get("weight", 1.0) >= 0 else "#c53030" for e in graph.edges]
     nx.draw_networkx_nodes(graph, pos, ax=ax, node_color=node_color, edgecolors="#555", node_size=1500)
-    nx.draw_networkx_labels(graph, pos, ax=ax, font_size=7)
+    nx.draw_networkx_labels(graph, pos, {v: str(v).replace("_", "\n") for v in graph}, ax=ax, font_size=7)
     nx.draw_networkx_edges(graph, pos, ax=ax, width=[0.8 + 4 * w[e] / top for e in graph.edges], edge_color=colors,
                            node_size=1500, arrowsize=12, connectionstyle="arc3,rad=0.12")
     labels = {e: f"{graph.edges[e].get('weight', np.nan):.2f}" + (f" ({graph.edges[e]['stability']:.0%})"

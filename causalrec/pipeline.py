@@ -175,10 +175,12 @@ def graph_stage(data:RecData, # the loaded data
         return None, events, {"skipped": f"{events.shape[1]} varying numeric variable(s): {list(events.columns)}"}
     tiers = None
     if data.truth is not None: tiers = [[v for v in t if v in events.columns] for t in data.truth.tiers]
-    graph = learn_structure(events, tiers=tiers, w_threshold=0.05, standardize=True, verbose=False)
+    graph = learn_structure(events, tiers=tiers, w_threshold=0.05, standardize=True, n_bootstrap=20, seed=seed,
+                            verbose=False)
     s = {"rows": len(events), "variables": list(events.columns), **left_out,
-         "edges": [[a, b, round(float(w), 4)] for a, b, w in graph.edges(data="weight")]}
-    text = f"## Causal graph\n\nNOTEARS on {len(events):,} events and {events.shape[1]} variables: {len(s['edges'])} edges."
+         "edges": [[a, b, round(float(d["weight"]), 4), d["stability"]] for a, b, d in graph.edges(data=True)]}
+    text = (f"## Causal graph\n\nNOTEARS on {len(events):,} events and {events.shape[1]} variables: {len(s['edges'])} "
+            "edges, each labelled with its standardised weight and the share of 20 bootstrap resamples that found it.")
     if left_out["incomplete_rows"]: text += f" Left out: {left_out['incomplete_rows']:,} events with a missing value."
     if left_out["constant_columns"]: text += f" Left out as constant in the sample: {', '.join(left_out['constant_columns'])}."
     if data.truth is not None:
