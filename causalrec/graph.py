@@ -180,7 +180,7 @@ def notears_linear(cov:np.ndarray, # d x d covariance (or correlation) matrix X'
     return to_np(to_w(wvec(x)))
 
 # %% ../nbs/02_graph.ipynb #849a0dcb
-def _break_cycles(A, weight, req, w_threshold):
+def _break_cycles(A, weight, req, w_threshold, names):
     "Drop the weakest non-required edge of each cycle of boolean adjacency A until it is acyclic."
     A = A.copy()
     while True:
@@ -188,7 +188,9 @@ def _break_cycles(A, weight, req, w_threshold):
         except nx.NetworkXNoCycle: return A
         i, j = min((e for e in cycle if not req[e]), key=lambda e: abs(weight[e]))
         if abs(weight[i, j]) >= w_threshold:
-            warnings.warn(f"thresholded graph had a cycle {cycle}; dropped its weakest edge {(i, j)} (|w|={abs(weight[i, j]):.3f}).")
+            path = " -> ".join(str(names[a]) for a, _ in cycle) + f" -> {names[cycle[0][0]]}"
+            warnings.warn(f"thresholded graph had a cycle {path}; dropped its weakest edge {names[i]} -> {names[j]} "
+                          f"(|w|={abs(weight[i, j]):.3f}).")
         A[i, j] = False
 
 def to_dag(W:np.ndarray, # d x d weights from the solver (row = cause)
@@ -197,11 +199,12 @@ def to_dag(W:np.ndarray, # d x d weights from the solver (row = cause)
            required:np.ndarray=None, # d x d boolean of required edges
            max_parents:int=None, # keep at most this many parents per node (strongest first)
            refit:bool=True, # refit the weights of the selected support by least squares
+           names:list=None, # variable names, for messages (default: column numbers)
           ) -> np.ndarray:
     "Final DAG weights: candidate support, cycles broken, least-squares refit, threshold, parent cap."
     d = len(W)
     req = np.zeros((d, d), bool) if required is None else np.asarray(required, bool)
-    A = _break_cycles((np.abs(W) > w_threshold / 4) | req, W, req, w_threshold)
+    A = _break_cycles((np.abs(W) > w_threshold / 4) | req, W, req, w_threshold, names or list(range(d)))
     B = np.where(A, W, 0.0)
     if refit:
         for j in range(d):
@@ -269,9 +272,9 @@ def _fit_weights(X, method, allowed, lam, standardize, solver_kw):
         sm = from_numpy_lasso(Xc, float(lam.max()), **kw) if lam.max() > 0 else from_numpy(Xc, **kw)
     return nx.to_numpy_array(sm, nodelist=range(d), weight="weight"), cov
 
-def _adjacency(X, method, allowed, req, lam, standardize, w_threshold, max_parents, refit, solver_kw):
+def _adjacency(X, method, allowed, req, lam, standardize, w_threshold, max_parents, refit, solver_kw, names):
     W, cov = _fit_weights(X, method, allowed, lam, standardize, solver_kw)
-    return to_dag(W, cov, w_threshold, req, max_parents, refit)
+    return to_dag(W, cov, w_threshold, req, max_parents, refit, names)
 
 def learn_structure(df:pd.DataFrame, # one numeric column per variable, one row per observation
                     method:str="notears", # 'notears' (ours, covariance-based) or 'causalnex' (causalnex's NOTEARS)
@@ -306,7 +309,8 @@ def learn_structure(df:pd.DataFrame, # one numeric column per variable, one row 
         lam = prior_penalty(prior, columns, descriptions, lambda1, prior_strength)
     lam = np.where(req, 0.0, lam)
     solver_kw = dict(max_iter=max_iter, h_tol=h_tol) | (dict(backend=backend, device=device) if method == "notears" else {})
-    fit = lambda Xb: _adjacency(Xb, method, allowed, req, lam, standardize, w_threshold, max_parents, refit, solver_kw)
+    fit = lambda Xb: _adjacency(Xb, method, allowed, req, lam, standardize, w_threshold, max_parents, refit, solver_kw,
+                                list(df.columns))
     B = fit(X)
     g = CausalGraph()
     g.add_nodes_from(columns)
