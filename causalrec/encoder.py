@@ -286,6 +286,9 @@ class TextEncoder:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         with _hf_progress_bars(verbose):
             self.model = AutoModel.from_pretrained(self.path, dtype=self.dtype).to(self.device).eval()
+        if model_fingerprint(self.path) != self.fingerprint:
+            raise RuntimeError(f"the model folder {self.path} changed while it was being loaded; load it again once "
+                               "it is complete, so the cache key matches the weights in memory")
         self.dim = int(self.model.config.hidden_size)
         self.max_length = int(max_length or _default_max_length(self.path, self.tokenizer, self.model.config))
         self.cache = None if cache_dir is None else EmbeddingCache(cache_dir, self.cache_key, self.dim)

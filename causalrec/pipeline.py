@@ -271,7 +271,7 @@ def evaluation_stage(data:RecData, # the loaded data
                     f"events; protocol: {res['convention'].iloc[0]}. Metrics at k = {k}:")
     report.add_table(table.round(4).reset_index(), f"metrics@{k}")
     fig = plot_metrics(res); report.add_figure(fig, "metric@K"); plt.close(fig)
-    s = {"label": label, "threshold": threshold, "metrics": table.round(4).to_dict()}
+    s = {"protocol": protocol, "k": k, "label": label, "threshold": threshold, "metrics": table.round(4).to_dict()}
     if data.truth is not None and "log" in data.interactions.columns:
         ope = _off_policy(data, rankers, k, seed)
         report.add_text(f"### Off-policy estimates of each ranker's clicks per user (top-{k}) vs the truth\n\n"
@@ -344,7 +344,7 @@ def main(argv:list=None) -> int:
                            seed=args.seed, stages=tuple(args.stages), k=args.k, max_events=args.max_events,
                            model=args.model, out=args.out, verbose=not args.quiet)
         run(config)
-    except (ValueError, FileNotFoundError, TypeError) as e:
+    except (ValueError, TypeError, OSError) as e:  # OSError: missing files, unknown model folders
         print(f"causalrec: error: {e}", file=sys.stderr)
         return 2
     return 0

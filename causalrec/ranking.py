@@ -28,7 +28,23 @@ def _frame(x, name:str, cols) -> pd.DataFrame:
     missing = [c for c in cols if c not in df.columns]
     if missing:
         raise ValueError(f"{name} is missing column(s) {missing} (it has {list(df.columns)}); add or rename them.")
+    nan = {c: int(n) for c in cols if (n := df[c].isna().sum())}
+    if nan:
+        raise ValueError(f"{name} has missing values {nan} (column: rows); drop or fill them first "
+                         "(RecData.validate and clean report them).")
+    ids = [c for c in cols if c in ("user_id", "item_id") and not pd.api.types.is_numeric_dtype(df[c])]
+    if ids:
+        raise TypeError(f"{name}.{ids[0]} holds {df[ids[0]].dtype} ids; rankers need integer ids. Fix: map them, e.g. "
+                        f"df['{ids[0]}'] = pd.factorize(df['{ids[0]}'])[0], and keep the mapping.")
     return df
+
+def _pairs(users, items) -> tuple:
+    "`users` and `items` as aligned int64 arrays of ids; a length mismatch raises."
+    users, items = np.asarray(users, dtype=np.int64).ravel(), np.asarray(items, dtype=np.int64).ravel()
+    if len(users) != len(items):
+        raise ValueError(f"users has {len(users)} ids but items has {len(items)}; pass aligned pairs "
+                         "(np.repeat / np.tile for every user against every item).")
+    return users, items
 
 def _user_positions(users:np.ndarray, query:np.ndarray):
     "Row of each `query` user id in `users` (unique ids) and a mask of those found."
@@ -49,7 +65,7 @@ def _interactions_and_catalogue(data):
 
 def _exclusion_rows(users:np.ndarray, exclude, items:np.ndarray):
     "Row (position in `users`) and column (position in `items`) of each excluded pair, sorted by row."
-    if exclude is None: return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    if exclude is None or not len(users): return np.zeros(0, np.int64), np.zeros(0, np.int64)
     ex = _frame(exclude, "exclude", ["user_id", "item_id"])
     row, found = _user_positions(users, ex["user_id"].to_numpy(np.int64))
     it = ex["item_id"].to_numpy(np.int64)
@@ -100,8 +116,8 @@ class Ranker:
         self._check_fitted("recommend")
         users = np.asarray(users, dtype=np.int64).ravel()
         items = self.items_
-        if not 1 <= k <= len(items):
-            raise ValueError(f"k={k} must be between 1 and the catalogue size {len(items)}.")
+        if not isinstance(k, (int, np.integer)) or not 1 <= k <= len(items):
+            raise ValueError(f"k={k!r} must be an integer between 1 and the catalogue size {len(items)}.")
         erow, ecol = _exclusion_rows(users, exclude, items)
         out = np.empty((len(users), k), dtype=np.int64)
         step = max(1, batch_size // len(items))
@@ -176,7 +192,7 @@ def _hash_uniform(seed:int, users:np.ndarray, items:np.ndarray) -> np.ndarray:
 class RandomRanker(Ranker):
     "Uniformly random scores, deterministic given `seed` (a lower bound for every metric)."
     def __init__(self, seed:int=0): self.seed = seed
-    def score(self, users, items): return _hash_uniform(self.seed, users, items)
+    def score(self, users, items): return _hash_uniform(self.seed, *_pairs(users, items))
 
 class PopularityRanker(Ranker):
     "Scores an item by its number of positive `outcome`s in the training interactions (all rows if `outcome` is None)."
@@ -189,7 +205,7 @@ class PopularityRanker(Ranker):
         self.counts_ = np.bincount(pos, weights=w, minlength=len(self.items_)).astype(np.float64)
         return self
     def score(self, users, items):
-        items = np.asarray(items, dtype=np.int64)
+        _, items = _pairs(users, items)
         pos = np.searchsorted(self.items_, items).clip(0, len(self.items_) - 1)
         return np.where(self.items_[pos] == items, self.counts_[pos], 0.0)
 
@@ -202,7 +218,7 @@ class OracleRanker(Ranker):
         if self.truth_ is None:
             raise ValueError("OracleRanker needs simulated data with .truth (real data has truth=None); use simulate().")
         return self
-    def score(self, users, items): return self.truth_.expected(users, items)[self.outcome].to_numpy(np.float64)
+    def score(self, users, items): return self.truth_.expected(*_pairs(users, items))[self.outcome].to_numpy(np.float64)
 
 # %% ../nbs/04_ranking.ipynb #783f31db
 def _device(device:str|None) -> torch.device:
@@ -300,6 +316,9 @@ def _train(self:MFRanker, cols:dict):
     n = len(cols["y"])
     perm = torch.randperm(n, generator=g)
     n_val = int(round(self.val_share * n)) if self.patience else 0
+    if self.patience and not 0 < n_val < n:
+        raise ValueError(f"early stopping (patience={self.patience}) needs validation rows, but val_share={self.val_share} "
+                         f"of {n} rows gives {n_val}; raise val_share, add rows, or set patience=None.")
     val, tr = {k: v[perm[:n_val].to(dev)] for k, v in cols.items()}, perm[n_val:]
     net = _Factors(len(self.users_), len(self.items_), self.dim, self.heads, g).to(dev)
     opt = torch.optim.Adam(net.parameters(), lr=self.lr)
@@ -348,8 +367,7 @@ def score(self:MFRanker, users, # user ids
          ) -> np.ndarray:
     "Scores of aligned (user, item) pairs."
     self._check_fitted("score")
-    users, items = np.asarray(users).ravel(), np.asarray(items).ravel()
-    if len(users) != len(items): raise ValueError(f"users has {len(users)} ids but items has {len(items)}; pass aligned pairs.")
+    users, items = _pairs(users, items)
     ur, ir = self._rows(users, self.users_, "user"), self._rows(items, self.items_, "item")
     h = self.b_ + self.bu_[:, ur] + self.bi_[:, ir] + np.einsum("hnd,hnd->hn", self.P_[:, ur], self.Q_[:, ir])
     return self._combine(h, ir).astype(np.float64)

@@ -383,3 +383,17 @@ def test_two_tower_bad_input(world, tiny, tmp_path):
     save_file({"x": torch.zeros(2)}, tmp_path / "future.safetensors", metadata={"causalrec": '{"format": "causalrec.TwoTower/9"}'})
     with pytest.raises(ValueError, match="expected 'causalrec.TwoTower/1'"):
         TwoTower.load(tmp_path / "future.safetensors")
+
+
+def test_model_folder_changing_during_load_is_refused(tmp_path, monkeypatch):
+    "A folder rewritten while its weights load would key the cache to files that are not the ones in memory."
+    import transformers
+    folder = save_bert(tmp_path / "bert")
+    real = transformers.AutoModel.from_pretrained.__func__
+    def load_then_overwrite(cls, path, **kw):
+        model = real(cls, path, **kw)
+        save_bert(folder, seed=1)
+        return model
+    monkeypatch.setattr(transformers.AutoModel, "from_pretrained", classmethod(load_then_overwrite))
+    with pytest.raises(RuntimeError, match="changed while it was being loaded"):
+        TextEncoder(folder, device="cpu", verbose=False)

@@ -46,6 +46,7 @@ def test_coat_from_the_command_line(tmp_path, capsys):
                  "--out", str(tmp_path), "--quiet"]) == 0
     s = json.loads((tmp_path / "summary.json").read_text())
     assert "skipped" in s["graph"] and s["evaluation"]["label"] == "rating"
+    assert (s["evaluation"]["protocol"], s["evaluation"]["k"]) == ("test_items", 5)
     m = s["evaluation"]["metrics"]  # the literature's protocol on Coat: each user's random test items, at k = 5
     assert m["DR-MF"]["auc"] > m["MF"]["auc"] > m["popularity"]["auc"] > m["random"]["auc"]
     assert s["data"]["logs"]["mnar"]["interactions"] == 6960
@@ -73,6 +74,7 @@ def test_csv_tables_from_the_command_line(tmp_path):
     (["run", "--stages", "sem"], "add 'graph' to stages"),
     (["run", "--k", "0"], "k must be at least 1"),
     (["run", "--source", "coat", "--path", "coat/", "--items", "items.csv"], "are for source='table'"),
+    (["run", "--n-users", "100", "--n-items", "200", "--stages", "encoder", "--model", "/nonexistent/model"], "/nonexistent/model"),
 ])
 def test_bad_command_lines_exit_2_with_the_fix(argv, message, capsys, tmp_path):
     assert main(argv + ["--out", str(tmp_path), "--quiet"]) == 2
