@@ -184,3 +184,28 @@ def test_bad_calls_name_the_problem():
     assert pop.recommend(np.array([], int), 1, exclude=TOY).shape == (0, 1)
     with pytest.raises(ValueError, match=re.escape("early stopping (patience=1) needs validation rows")):
         MFRanker(patience=1, val_share=0.01, **FAST).fit(TOY)
+
+
+def test_snips_and_dr_losses_match_their_formulas():
+    "The batch losses against the estimators written out in numpy on one fixed batch (Wang et al. 2019 for DR)."
+    import torch
+    from causalrec.ranking import _Factors
+    bce = lambda z, y: -(y * np.log(1 / (1 + np.exp(-z))) + (1 - y) * np.log(1 - 1 / (1 + np.exp(-z))))
+    sig = lambda z: 1 / (1 + np.exp(-z))
+    b = {"u": torch.tensor([0, 1, 2, 1]), "i": torch.tensor([1, 0, 2, 2]), "y": torch.tensor([1., 0., 1., 0.]),
+         "w": torch.tensor([0.5, 2.0, 1.0, 0.5])}
+    y, w = b["y"].numpy(), b["w"].numpy()
+    snips, dr = SNIPSRanker(**FAST), DRRanker(**FAST)
+    snips.users_ = dr.users_ = np.arange(3); snips.items_ = dr.items_ = np.arange(3)
+    net1 = _Factors(3, 3, 4, 1, torch.Generator().manual_seed(0))
+    z = net1(b["u"], b["i"])[0][0].detach().numpy()
+    np.testing.assert_allclose(snips._loss(net1, b, torch.Generator())[0].item(), (w * bce(z, y)).sum() / w.sum(), rtol=1e-5)
+
+    net2 = _Factors(3, 3, 4, 2, torch.Generator().manual_seed(0))
+    h = net2(b["u"], b["i"])[0].detach().numpy()
+    g = torch.Generator().manual_seed(7)
+    ua, ia = torch.randint(3, (4,), generator=g), torch.randint(3, (4,), generator=g)
+    ha = net2(ua, ia)[0].detach().numpy()
+    e, e_hat = bce(h[0], y), bce(h[0], sig(h[1]))
+    expected = bce(ha[0], sig(ha[1])).mean() + (w * (e - e_hat)).mean() + (w * (e_hat - e) ** 2).mean()
+    np.testing.assert_allclose(dr._loss(net2, b, torch.Generator().manual_seed(7))[0].item(), expected, rtol=1e-5)
