@@ -400,6 +400,14 @@ def _recency_rank(inter:pd.DataFrame) -> np.ndarray:
     rank[order] = np.arange(len(inter)) - np.repeat(starts, np.diff(np.r_[starts, len(inter)]))
     return rank
 
+def _pool_weights(inter:pd.DataFrame, rank:np.ndarray, half_life:float|None, rating_weight:bool, rating_scale) -> np.ndarray:
+    "Weight of each history event in a pooled user vector: recency decay times (rating - lowest + 1) when rated."
+    w = 0.5 ** (rank / half_life) if half_life else np.ones(len(inter))
+    if rating_weight and "rating" in inter.columns:
+        low = (rating_scale or (inter["rating"].min(),))[0]
+        w = w * (inter["rating"].to_numpy(float) - low + 1)
+    return w
+
 def _cold_users(U:np.ndarray, warm:np.ndarray, feats:np.ndarray|None, alpha:float=1.0) -> np.ndarray:
     "Fill rows of U for cold users (~warm): ridge from standardised user features, else the warm mean."
     if not warm.any(): raise ValueError("no user has a positive interaction: user vectors need some history (check `positive`)")
@@ -444,10 +452,7 @@ def user_embeddings(data, # `RecData`: interactions (user_id, item_id[, timestam
     U = np.zeros((len(users), item_vectors.shape[1]), np.float32)
     if method == "pool":
         import scipy.sparse as sp
-        w = 0.5 ** (rank / half_life) if half_life else np.ones(len(inter))
-        if rating_weight and "rating" in inter.columns:
-            low = (getattr(data, "rating_scale", None) or (inter["rating"].min(),))[0]
-            w = w * (inter["rating"].to_numpy(float) - low + 1)
+        w = _pool_weights(inter, rank, half_life, rating_weight, getattr(data, "rating_scale", None))
         W = sp.csr_matrix((w, (urow, irow)), shape=(len(users), len(item_vectors)))
         U = np.asarray(W @ item_vectors, np.float32)
     else:
@@ -523,6 +528,21 @@ class TwoTower:
     def _check_fitted(self):
         if self.net is None: raise ValueError("this TwoTower is not fitted: call fit(data) or TwoTower.load(path) first")
 
+# %% ../nbs/01_encoder.ipynb #3a0b1f76
+def _leave_one_out(users:np.ndarray, # user row of each history event
+                   items:np.ndarray, # item row of each history event
+                   weights:np.ndarray, # pooling weight of each event (`_pool_weights`)
+                   X:np.ndarray, # [n_items, dim] item vectors
+                   n_users:int, # number of user rows
+                   fallback:np.ndarray, # [dim] unit vector for a user whose only event is the one left out
+                  ) -> np.ndarray: # [len(users), dim] float32 unit rows
+    "For each history event, its user's pooled vector with that event left out."
+    import scipy.sparse as sp
+    S = sp.csr_matrix((weights, (users, items)), shape=(n_users, len(X))) @ X
+    V = np.asarray(S[users] - weights[:, None] * X[items])
+    norm = np.linalg.norm(V, axis=1, keepdims=True)
+    return np.where(norm > 1e-6, V / norm.clip(1e-12), fallback).astype(np.float32)
+
 # %% ../nbs/01_encoder.ipynb #c02f0b7a
 @patch
 def _encoder_copy(self:TwoTower, enc:TextEncoder, dev) -> TextEncoder:
@@ -558,6 +578,12 @@ def fit(self:TwoTower, data, # `RecData`: interactions, items (with text), users
     self.item_ids, self.user_ids = data.items["item_id"].to_numpy(), data.users["user_id"].to_numpy()
     u = torch.from_numpy(pd.Index(self.user_ids).get_indexer(pos["user_id"]))
     i = torch.from_numpy(pd.Index(self.item_ids).get_indexer(pos["item_id"]))
+    warm = U[np.bincount(u.numpy()[~val], minlength=len(U)) > 0].mean(0)
+    self.cold_user = (warm / np.linalg.norm(warm)).astype(np.float32)
+    inputs = U[u.numpy()]  # user-tower input of each positive: validation rows see the whole training history ...
+    w = _pool_weights(train.interactions, _recency_rank(train.interactions), c["half_life"], True,
+                      getattr(data, "rating_scale", None))
+    inputs[~val] = _leave_one_out(u.numpy()[~val], i.numpy()[~val], w, X, len(U), self.cold_user)  # ... training rows not their own target
     gen = torch.Generator().manual_seed(c["seed"])
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(c["seed"])
@@ -568,7 +594,7 @@ def fit(self:TwoTower, data, # `RecData`: interactions, items (with text), users
         tokens = self._ft.tokenize(item_texts(data.items).tolist())
         groups.append(dict(params=[p for p in self._ft.model.parameters() if p.requires_grad], lr=c["encoder_lr"]))
     opt = torch.optim.AdamW(groups, weight_decay=c["weight_decay"])
-    Xt, Ut = torch.from_numpy(X).to(dev), torch.from_numpy(U).to(dev)
+    Xt, Ut = torch.from_numpy(X).to(dev), torch.from_numpy(inputs).to(dev)
 
     def item_in(rows):
         if self._ft is None: return Xt[rows.to(dev)]
@@ -576,7 +602,7 @@ def fit(self:TwoTower, data, # `RecData`: interactions, items (with text), users
         return self._ft.forward([tokens[r] for r in uniq.tolist()])[inv.to(dev)]
 
     def batch_loss(b, neg):
-        eu, ei, ej = self.net.user(Ut[u[b].to(dev)]), self.net.item(item_in(i[b])), self.net.item(item_in(neg))
+        eu, ei, ej = self.net.user(Ut[b.to(dev)]), self.net.item(item_in(i[b])), self.net.item(item_in(neg))
         scale = self.net.log_scale.exp()
         return _loss(c["loss"], scale*(eu*ei).sum(-1), scale*(eu[:, None]*ej).sum(-1))
 
@@ -603,8 +629,6 @@ def fit(self:TwoTower, data, # `RecData`: interactions, items (with text), users
     self._load_state(best_state)
     if self._ft is not None: X = self._ft._embed(item_texts(data.items).tolist(), verbose=self.verbose)
     self.item_inputs, self.user_inputs = X, U
-    warm = U[np.bincount(u.numpy()[~val], minlength=len(U)) > 0].mean(0)
-    self.cold_user = (warm / np.linalg.norm(warm)).astype(np.float32)
     self.seen = data.interactions[["user_id", "item_id"]].drop_duplicates().reset_index(drop=True)
     return self
 
