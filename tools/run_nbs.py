@@ -11,20 +11,13 @@ import json
 import os
 import sys
 import tempfile
-from configparser import ConfigParser
 from pathlib import Path
 
 from execnb.nbio import read_nb, nb2dict
 from execnb.shell import CaptureShell
 from fastcore.xtras import working_directory
+from nbdev.config import get_config
 from nbdev.process import NBProcessor
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def tst_flags() -> set:
-    cfg = ConfigParser(delimiters=["="]); cfg.read(ROOT / "settings.ini")
-    return set(cfg["DEFAULT"].get("tst_flags", "").split())
 
 
 def run(path:Path, skip:set) -> bool:
@@ -54,6 +47,6 @@ if __name__ == "__main__":
     parser.add_argument("notebooks", nargs="+", type=Path)
     parser.add_argument("--flags", nargs="*", default=[], help="flagged cells to run too (e.g. slow)")
     args = parser.parse_args()
-    skip = tst_flags() - set(args.flags)
+    skip = set(get_config().get("tst_flags", "").split()) - set(args.flags)
     failed = [p for p in args.notebooks if not (print(f"running {p}", flush=True) or run(p.resolve(), skip))]
     if failed: sys.exit(f"failed: {', '.join(map(str, failed))}")
