@@ -6,7 +6,7 @@ STAMP := $(VENV)/.causalrec-installed
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: setup demo test sync outputs docs bench clean
+.PHONY: setup demo test sync outputs docs docs-check lint bench clean
 
 setup: $(STAMP)
 
@@ -39,13 +39,24 @@ outputs: setup
 	$(BIN)/python tools/run_nbs.py nbs/*.ipynb
 	$(BIN)/nbdev_clean
 
-# Quarto is not installable here: smalldocs renders the same _quarto.yml in pure Python.
-docs: setup
-	$(BIN)/nbdev_proc_nbs
-	cp _quarto.yml _proc/
-	cd _proc && ../$(BIN)/smalldocs render .
-	rm -rf _docs && mv _proc/_docs _docs
-	@echo "docs site written to _docs/index.html"
+# Quarto is not installable here: smalldocs renders the same _quarto.yml in pure Python, and MathJax
+# (django-static-mathjax, a dev requirement) is copied into the site so maths renders offline.
+# `docs` installs nothing: nbdev_proc_nbs/nbdev_docs would install Quarto and then run the first
+# `pip` on PATH, so tools/build_docs.py runs nbdev's notebook processing without them; and `docs`
+# does not depend on `setup` (run `make setup` or `make test` first). tests/test_docs.py checks both.
+docs: export PATH := $(CURDIR)/$(BIN):$(PATH)
+docs:
+	@test -f $(STAMP) || { echo "make docs installs nothing: run 'make setup' first"; exit 1; }
+	$(BIN)/python tools/build_docs.py
+
+# Looks at the built site in headless Chromium (Debian's chromium; CI has none, so not in `make test`):
+# maths rendered, no raw TeX, nothing fetched from another host; PNGs in .cache/docs-check/.
+docs-check: docs
+	$(BIN)/python tools/screenshot_docs.py
+
+lint:
+	@test -x $(BIN)/ruff || { echo "ruff is missing: add it to dev_requirements and run 'make setup'"; exit 1; }
+	$(BIN)/ruff check causalrec tests tools bench
 
 bench: setup
 	for f in bench/*.py; do $(BIN)/python $$f || exit 1; done

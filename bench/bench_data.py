@@ -13,7 +13,7 @@ N_USERS, N_ITEMS = (int(a) for a in (sys.argv[1:3] if len(sys.argv) > 2 else (10
 
 SIMULATE = f"""
 import time, resource, json
-from causalrec.data import simulate
+from causalrec.simulator import simulate
 t = time.perf_counter()
 data = simulate(n_users={N_USERS}, n_items={N_ITEMS}, seed=0)
 print(json.dumps({{"seconds": time.perf_counter() - t, "rows": len(data.interactions),

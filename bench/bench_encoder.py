@@ -21,7 +21,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 import numpy as np, torch
 from sentence_transformers import SentenceTransformer
 
-from causalrec.data import simulate
+from causalrec.simulator import simulate
 from causalrec.encoder import EmbeddingCache, TextEncoder, item_texts, resolve_model
 
 RUNS, BATCH, N_TEXTS = 7, 32, 2000

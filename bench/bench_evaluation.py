@@ -16,7 +16,7 @@ import time
 import numpy as np
 import pandas as pd
 
-from causalrec.evaluation import relevance_matrix, ranking_metrics, catalogue_metrics
+from causalrec.metrics import relevance_matrix, ranking_metrics, catalogue_metrics
 
 N_USERS, LOOP_USERS = (int(a) for a in (sys.argv[1:3] if len(sys.argv) > 2 else (100_000, 2_000)))
 N_ITEMS, K, KS, N_REL, DIM = 20_000, 100, (10, 100), 20, 32

@@ -12,8 +12,9 @@ import numpy as np
 import pandas as pd
 
 # %% auto #0
-__all__ = ['example', 'fail', 'require_columns', 'frame_of', 'pairs', 'positions', 'write_atomic', 'save_checkpoint',
-           'load_checkpoint', 'one_thread', 'device']
+__all__ = ['CAUSALNEX_RECIPE', 'example', 'fail', 'require_columns', 'frame_of', 'interactions_and_catalogue', 'pairs',
+           'positions', 'topk_array', 'numeric_columns', 'write_atomic', 'digest', 'save_checkpoint', 'load_checkpoint',
+           'optional_import', 'one_thread', 'resolve_device']
 
 # %% ../nbs/00_core.ipynb #ac8ce956
 def example(values, # offending values (any iterable)
@@ -35,7 +36,7 @@ def fail(table:str, # table (or argument) name, e.g. 'interactions'
     ex = examples if isinstance(examples, str) else example(examples)
     raise exc(f"{table}.{column}: {n} row(s) {problem} (e.g. {ex}). Fix: {fix}")
 
-# %% ../nbs/00_core.ipynb #29223e4b
+# %% ../nbs/00_core.ipynb #344b96e1
 def require_columns(df, # the frame to check
                     table:str, # its name in messages
                     columns, # columns that must be present
@@ -62,8 +63,24 @@ def frame_of(x, # a RecData (its `interactions`) or a DataFrame
              name:str, # its name in messages
              columns, # columns that must be present and non-missing
             ) -> pd.DataFrame:
-    "The interactions frame of `x`, checked for `columns` without missing values."
-    return require_columns(getattr(x, "interactions", x), name, columns, no_nan=True)
+    "The interactions frame of `x`, checked for `columns` without missing values and with integer ids."
+    df = getattr(x, "interactions", x)
+    if not isinstance(df, pd.DataFrame):
+        raise TypeError(f"{name} must be a RecData or a pandas DataFrame with columns {list(columns)}, got "
+                        f"{type(x).__name__}. Fix: pass a RecData or its interactions frame.")
+    require_columns(df, name, columns, no_nan=True)
+    for c in (c for c in columns if c in ("user_id", "item_id") and not pd.api.types.is_numeric_dtype(df[c])):
+        fail(name, c, len(df), df[c], f"hold {df[c].dtype} ids; models need integer ids",
+             f"map them to integers, e.g. df['{c}'] = pd.factorize(df['{c}'])[0], and keep the mapping", TypeError)
+    return df
+
+def interactions_and_catalogue(data, # a RecData or an interactions frame
+                              ) -> tuple:
+    "The checked interactions frame and the sorted unique item ids of the catalogue (the item table's, else the interacted ones)."
+    df = frame_of(data, "data", ["user_id", "item_id"])
+    items = getattr(data, "items", None)
+    cat = items["item_id"] if isinstance(items, pd.DataFrame) else df["item_id"]
+    return df, np.unique(cat.to_numpy(np.int64))
 
 # %% ../nbs/00_core.ipynb #5810dab3
 def pairs(users, # user ids
@@ -90,6 +107,23 @@ def positions(ids:np.ndarray, # unique ids (any order)
     found = (s[pos] == query) if len(s) else np.zeros(len(query), bool)
     return order[pos], found
 
+# %% ../nbs/00_core.ipynb #1b144701
+def topk_array(topk, # [n_users, K] recommended item ids, -1 pads short lists
+              ) -> np.ndarray:
+    "`topk` as a 2-D int64 array, with a helpful error otherwise."
+    a = np.asarray(topk)
+    if a.ndim != 2:
+        raise ValueError(f"topk must be a 2-D array [n_users, K] of item ids, got shape {a.shape}; stack per-user lists with np.vstack.")
+    if a.size and not np.issubdtype(a.dtype, np.integer):
+        raise TypeError(f"topk must hold integer item ids (pad short lists with -1), got dtype {a.dtype}.")
+    return a.astype(np.int64, copy=False)
+
+def numeric_columns(df:pd.DataFrame, # a feature table
+                    key:str, # its id column, left out
+                   ) -> pd.DataFrame:
+    "The numeric columns of `df` other than `key`: the features a model can use as they are."
+    return df[[c for c in df.columns if c != key and pd.api.types.is_numeric_dtype(df[c])]]
+
 # %% ../nbs/00_core.ipynb #4451195e
 def _umask() -> int:
     m = os.umask(0); os.umask(m); return m
@@ -112,8 +146,10 @@ def write_atomic(path:str|Path, # destination file
         Path(tmp).unlink(missing_ok=True); raise
     return path
 
-# %% ../nbs/00_core.ipynb #9b4f9cc0
-def _digest(a:np.ndarray) -> str: return hashlib.blake2b(memoryview(np.ascontiguousarray(a)).cast("B"), digest_size=16).hexdigest()
+# %% ../nbs/00_core.ipynb #4d4e6c6d
+def digest(a:np.ndarray) -> str:
+    "A 32-hex-digit BLAKE2b digest of an array's bytes."
+    return hashlib.blake2b(memoryview(np.ascontiguousarray(a)).cast("B"), digest_size=16).hexdigest()
 
 def save_checkpoint(path:str|Path, # file to write (conventionally `*.safetensors`)
                     arrays:dict, # name -> numpy array
@@ -122,7 +158,7 @@ def save_checkpoint(path:str|Path, # file to write (conventionally `*.safetensor
     "Write arrays and metadata to one safetensors file atomically, with a digest per array."
     from safetensors.numpy import save as st_save
     arrays = {k: np.ascontiguousarray(v) for k, v in arrays.items()}
-    meta = {**meta, "digests": {k: _digest(v) for k, v in arrays.items()}}
+    meta = {**meta, "digests": {k: digest(v) for k, v in arrays.items()}}
     return write_atomic(path, st_save(arrays, metadata={"causalrec": json.dumps(meta)}))
 
 def load_checkpoint(path:str|Path, # file written by `save_checkpoint`
@@ -144,13 +180,29 @@ def load_checkpoint(path:str|Path, # file written by `save_checkpoint`
     digests = meta.get("digests")
     if not isinstance(digests, dict) or set(digests) != set(arrays):
         raise ValueError(f"{path}: the array digests do not list the arrays stored. Fix: refit and save again.")
-    bad = [k for k, a in arrays.items() if _digest(a) != digests[k]]
+    bad = [k for k, a in arrays.items() if digest(a) != digests[k]]
     if bad:
         raise ValueError(f"{path}: {len(bad)} array(s) changed since they were saved (e.g. {bad[0]!r}); "
                          "the file is corrupt. Fix: refit and save again.")
     return meta, arrays
 
-# %% ../nbs/00_core.ipynb #875bf9f0
+# %% ../nbs/00_core.ipynb #59f6975a
+CAUSALNEX_RECIPE = ('pip install --no-deps --ignore-requires-python causalnex==0.12.2 pgmpy==0.1.19 && '
+                    'pip install pathos pyvis "setuptools<81"')
+_RECIPES = {"causalnex": CAUSALNEX_RECIPE, "pgmpy": CAUSALNEX_RECIPE}
+
+def optional_import(module:str, # dotted module name, e.g. 'causalnex.network'
+                    feature:str, # what needs it, for the message
+                   ):
+    "Import `module`, or raise an `ImportError` naming the feature and the install recipe."
+    import importlib
+    try: return importlib.import_module(module)
+    except ImportError as e:
+        top = module.split(".")[0]
+        recipe = _RECIPES.get(top, f"pip install {top}")
+        raise ImportError(f"{feature} needs {top}, which is not installed ({e}). Fix: {recipe}") from None
+
+# %% ../nbs/00_core.ipynb #975df0a9
 @contextmanager
 def one_thread():
     "Run the block with one BLAS thread and one torch intra-op thread (restored afterwards)."
@@ -162,8 +214,8 @@ def one_thread():
         with threadpool_limits(1, "blas"): yield
     finally: torch.set_num_threads(n)
 
-def device(name:str|None="auto", # 'auto' (CUDA when available), None (same as 'auto'), 'cpu', 'cuda', 'cuda:1', ...
-          ):
+def resolve_device(name:str|None="auto", # 'auto' (CUDA when available), None (same as 'auto'), 'cpu', 'cuda', 'cuda:1', ...
+                  ):
     "The `torch.device` to run on."
     import torch
     if name in (None, "auto"): return torch.device("cuda" if torch.cuda.is_available() else "cpu")

@@ -21,5 +21,5 @@ def shared_dataset(name):
 
 @pytest.fixture(scope="session")
 def small_world():
-    from causalrec.data import simulate
+    from causalrec.simulator import simulate
     return simulate(n_users=300, n_items=200, exposures_per_user=20, n_random=8, seed=0)

@@ -6,8 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from causalrec.data import (RecData, from_frames, load_coat, load_movielens, load_table, load_yahoo_r3, simulate,
-                            split, estimate_propensities, behavior_features, clean)
+from causalrec.data import RecData, from_frames, load_coat, load_movielens, load_table, load_yahoo_r3, split, behavior_features, clean
+from causalrec.simulator import simulate
+from causalrec.propensity import estimate_propensities
 
 ITEMS = pd.DataFrame({"item_id": [1, 2, 3], "text": ["red coat", "blue coat", "green coat"]})
 USERS = pd.DataFrame({"user_id": [10, 11]})

@@ -3,7 +3,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from causalrec.data import load_coat, load_movielens, load_table, load_yahoo_r3, simulate, split
+from causalrec.data import load_coat, load_movielens, load_table, load_yahoo_r3, split
+from causalrec.simulator import simulate
 from conftest import shared_dataset
 
 

@@ -3,7 +3,8 @@ import numpy as np
 import pandas as pd
 from hypothesis import given, settings, strategies as st, HealthCheck
 
-from causalrec.data import RecData, simulate, split, clean, SPLITS
+from causalrec.data import RecData, split, clean, SPLITS
+from causalrec.simulator import simulate
 
 WORLD = simulate(n_users=120, n_items=100, exposures_per_user=12, n_random=5, seed=3)
 

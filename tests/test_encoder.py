@@ -9,9 +9,10 @@ import pytest
 import torch
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from causalrec.data import simulate, split
-from causalrec.encoder import (EmbeddingCache, TextEncoder, TwoTower, item_embeddings, model_fingerprint, pool,
-                               resolve_model, user_embeddings)
+from causalrec.simulator import simulate
+from causalrec.data import split
+from causalrec.encoder import EmbeddingCache, TextEncoder, item_embeddings, model_fingerprint, pool, resolve_model, user_embeddings
+from causalrec.twotower import TwoTower
 
 MINILM = resolve_model()
 WORDS = ("warm waterproof wool coat jacket parka running shoes linen shirt navy grey olive camel red blue the a for "

@@ -6,13 +6,12 @@ from hypothesis import given, settings, strategies as st
 from hypothesis.extra.numpy import arrays
 from sklearn import metrics as skm
 
-from causalrec.evaluation import (evaluate, Report, ips, snips, dr, simulate_ab, feedback_loop, auc, gauc, mse, mae,
-                                  rmse, log_loss, accuracy, recall, f1, ndcg_at_k, precision_at_k, recall_at_k,
-                                  average_precision_at_k, hit_rate_at_k, mrr_at_k, relevance_matrix, ranking_metrics,
-                                  coverage, gini, gini_index, novelty, intra_list_diversity,
-                                  RandomRanker, PopularityRanker, OracleRanker, Ranker, off_policy_estimates,
-                                  item_mean_reward, ope_study, ope_summary, policy_value, plot_metrics, plot_ope,
-                                  plot_feedback)
+from causalrec.protocols import evaluate, simulate_ab, feedback_loop
+from causalrec.report import Report, plot_metrics, plot_ope, plot_feedback
+from causalrec.ope import ips, snips, dr
+from causalrec.metrics import auc, gauc, mse, mae, rmse, log_loss, accuracy, recall, f1, ndcg_at_k, precision_at_k, recall_at_k, average_precision_at_k, hit_rate_at_k, mrr_at_k, relevance_matrix, ranking_metrics, coverage, gini, gini_index, novelty, intra_list_diversity
+from causalrec.ranking import RandomRanker, PopularityRanker, OracleRanker, Ranker
+from causalrec.ope import off_policy_estimates, item_mean_reward, ope_study, ope_summary, policy_value
 from conftest import shared_dataset
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*clipped at 1:UserWarning")
@@ -140,7 +139,7 @@ def test_bad_inputs_name_the_problem():
     with pytest.raises(ValueError, match=r"k=11 is outside 1\.\.10"): precision_at_k(np.zeros((2, 10)), 11)
     with pytest.raises(ValueError, match="2-D array"): relevance_matrix(np.arange(3), [0], rel)
     with pytest.raises(TypeError, match="integer item ids"): relevance_matrix(np.zeros((1, 3)), [0], rel)
-    with pytest.raises(ValueError, match=r"missing column\(s\) \['item_id'\]"): relevance_matrix([[1]], [0], rel[["user_id"]])
+    with pytest.raises(ValueError, match=r"missing required column\(s\) \['item_id'\]"): relevance_matrix([[1]], [0], rel[["user_id"]])
     with pytest.raises(ValueError, match="1 duplicated"): relevance_matrix([[1]], [0], pd.concat([rel, rel]))
     with pytest.raises(ValueError, match="3 values but y_score has 2"): auc([0, 1, 1], [.1, .2])
     with pytest.raises(ValueError, match="1 non-finite"): gauc([0, 0], [0, 1], [np.inf, 1])
@@ -158,7 +157,7 @@ def test_bad_inputs_protocols_and_ope(small_world):
     from causalrec.data import split
     train, test = split(small_world, "mnar_mar")
     with pytest.raises(ValueError, match="protocol='loo' is not one of"): evaluate(RandomRanker(), train, test, protocol="loo")
-    with pytest.raises(ValueError, match="missing column"): evaluate(RandomRanker(), train, test, label="likes")
+    with pytest.raises(ValueError, match="missing required column"): evaluate(RandomRanker(), train, test, label="likes")
     with pytest.raises(ValueError, match="no_positive='drop'"):
         evaluate(RandomRanker(), train, test, protocol="test_items", no_positive="drop")
     with pytest.raises(ValueError, match="no test pair has click >= 2"): evaluate(RandomRanker(), train, test, threshold=2)
@@ -231,7 +230,7 @@ def test_test_items_protocol_on_coat_both_conventions():
 
 def test_ope_unbiased_over_20_seeds():
     "Acceptance: |mean bias| of SNIPS and DR < 20% of naive's, and their 95% intervals cover the truth in >= 85% of seeds."
-    from causalrec.data import simulate
+    from causalrec.simulator import simulate
     study = ope_study(lambda s: simulate(n_users=300, n_items=200, exposures_per_user=20, n_random=5, seed=s),
                       lambda d: RandomRanker(seed=1).fit(d), seeds=range(20), k=10, n_boot=200, verbose=False)
     s = ope_summary(study).set_index("estimator")

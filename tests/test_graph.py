@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from causalrec.graph import CausalBN, CausalGraph, edge_metrics, learn_structure, plot_graph, shd
+from causalrec.bn import CausalBN
+from causalrec.graph import CausalGraph, edge_metrics, learn_structure, plot_graph, shd
 
 
 def toy(n=2000, seed=0):
@@ -20,7 +21,8 @@ def toy(n=2000, seed=0):
 
 @pytest.fixture(scope="module")
 def sim():
-    from causalrec.data import behavior_features, simulate
+    from causalrec.data import behavior_features
+    from causalrec.simulator import simulate
     data = simulate(seed=0)
     events = behavior_features(data, level="event")[data.truth.variables].iloc[:5000]
     return data, events

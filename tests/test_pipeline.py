@@ -55,7 +55,7 @@ def test_coat_from_the_command_line(tmp_path, capsys):
 
 def test_csv_tables_from_the_command_line(tmp_path):
     "A user's own CSV files (here a simulated world's tables) go through every stage but the truth comparisons."
-    from causalrec.data import simulate
+    from causalrec.simulator import simulate
     world = simulate(n_users=200, n_items=300, exposures_per_user=15, seed=3)
     for name in ("interactions", "items", "users"):
         getattr(world, name).to_csv(tmp_path / f"{name}.csv", index=False)

@@ -7,8 +7,9 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from causalrec.ranking import (Ranker, RandomRanker, PopularityRanker, OracleRanker, MFRanker, IPSRanker, SNIPSRanker,
-                               DRRanker, PDRanker, UpliftRanker, simulate_uplift_log)
+from causalrec.ranking import Ranker, RandomRanker, PopularityRanker, OracleRanker
+from causalrec.mf import MFRanker, IPSRanker, SNIPSRanker, DRRanker, PDRanker, UpliftRanker
+from causalrec.simulator import simulate_uplift_log
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*(clipped at 1|were below clip):UserWarning")
 FAST = dict(dim=4, epochs=3, verbose=False)
@@ -16,7 +17,8 @@ FAST = dict(dim=4, epochs=3, verbose=False)
 
 @pytest.fixture(scope="module")
 def world():
-    from causalrec.data import simulate, split
+    from causalrec.simulator import simulate
+    from causalrec.data import split
     sim = simulate(n_users=120, n_items=60, exposures_per_user=10, n_random=5, seed=0)
     train, test = split(sim, method="mnar_mar")
     return sim, train, test
@@ -65,7 +67,7 @@ def test_oracle_is_not_saved(world, tmp_path):
 
 
 def test_learned_rankers_beat_random_on_true_value(world):
-    from causalrec.evaluation import policy_value
+    from causalrec.ope import policy_value
     sim, train, _ = world
     users = np.arange(sim.n_users)
     value = lambda r: policy_value(sim.truth, users, r.fit(train).recommend(users, 10, exclude=train))
@@ -87,7 +89,7 @@ def test_unknown_ids(world):
 
 def test_missing_columns(world):
     sim, train, _ = world
-    with pytest.raises(ValueError, match=r"missing column\(s\) \['rating2'\]"): MFRanker(outcome="rating2", **FAST).fit(train)
+    with pytest.raises(ValueError, match=r"missing required column\(s\) \['rating2'\]"): MFRanker(outcome="rating2", **FAST).fit(train)
     with pytest.raises(TypeError, match="must be a RecData or a pandas DataFrame"): MFRanker(**FAST).fit([1, 2, 3])
     with pytest.raises(ValueError, match="needs a 'treatment' column .* simulate_uplift_log"): UpliftRanker(**FAST).fit(train)
     log = simulate_uplift_log(sim, pairs_per_user=5)
@@ -115,8 +117,8 @@ def test_one_class_and_corrupt_file(world, tmp_path):
     with pytest.raises(ValueError, match=r"rows have click >= 1; the model needs both positive and negative"):
         MFRanker(**FAST).fit(train.interactions.assign(click=1))
     (tmp_path / "x.safetensors").write_bytes(b"\x00" * 20)
-    with pytest.raises(ValueError, match="not a readable ranker file"): Ranker.load(tmp_path / "x.safetensors")
-    with pytest.raises(FileNotFoundError, match="no ranker file"): Ranker.load(tmp_path / "none.safetensors")
+    with pytest.raises(ValueError, match="not a readable causalrec checkpoint"): Ranker.load(tmp_path / "x.safetensors")
+    with pytest.raises(FileNotFoundError, match="no checkpoint at"): Ranker.load(tmp_path / "none.safetensors")
     p = PopularityRanker().fit(train).save(tmp_path / "p.safetensors")
     with pytest.raises(TypeError, match="holds a PopularityRanker, not a MFRanker"): MFRanker.load(p)
 
@@ -150,7 +152,7 @@ def test_recommend_properties(fitted, name, k, seen):
 def test_doubly_robust_beats_naive_mf_on_coat():
     "On Coat's random test ratings (real MNAR data with its shipped propensities), DR's AUC beats naive MF's at seeds 0 and 1."
     from causalrec.data import load_coat, split
-    from causalrec.evaluation import evaluate
+    from causalrec.protocols import evaluate
     from conftest import shared_dataset
     train, test = split(load_coat(shared_dataset("coat")), "mnar_mar")
     for seed in range(2):
@@ -165,9 +167,9 @@ TOY = pd.DataFrame({"user_id": [0, 0, 1, 1], "item_id": [0, 1, 0, 1], "click": [
 
 
 @pytest.mark.parametrize("frame,err,message", [
-    (TOY.assign(click=[1, np.nan, 0, 1]), ValueError, "missing values {'click': 1}"),
-    (TOY.assign(user_id=[0, np.nan, 1, 1]), ValueError, "missing values {'user_id': 1}"),
-    (TOY.assign(item_id=["a", "b", "a", "b"]), TypeError, "ids; rankers need integer ids. Fix: map them"),
+    (TOY.assign(click=[1, np.nan, 0, 1]), ValueError, "data.click: 1 row(s) are missing"),
+    (TOY.assign(user_id=[0, np.nan, 1, 1]), ValueError, "data.user_id: 1 row(s) are missing"),
+    (TOY.assign(item_id=["a", "b", "a", "b"]), TypeError, "ids; models need integer ids"),
 ])
 def test_bad_frames_are_refused_not_misread(frame, err, message):
     for ranker in (MFRanker(**FAST), PopularityRanker()):
@@ -189,7 +191,7 @@ def test_bad_calls_name_the_problem():
 def test_snips_and_dr_losses_match_their_formulas():
     "The batch losses against the estimators written out in numpy on one fixed batch (Wang et al. 2019 for DR)."
     import torch
-    from causalrec.ranking import _Factors
+    from causalrec.mf import _Factors
     bce = lambda z, y: -(y * np.log(1 / (1 + np.exp(-z))) + (1 - y) * np.log(1 - 1 / (1 + np.exp(-z))))
     sig = lambda z: 1 / (1 + np.exp(-z))
     b = {"u": torch.tensor([0, 1, 2, 1]), "i": torch.tensor([1, 0, 2, 2]), "y": torch.tensor([1., 0., 1., 0.]),

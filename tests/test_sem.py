@@ -9,8 +9,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 from semopy.examples import political_democracy
 
-from causalrec.sem import (HeywoodWarning, SEMConvergenceWarning, SEMResult, compare, fit_sem, path_effects, plot_paths,
-                           simulate_linear, to_lavaan)
+from causalrec.sem import HeywoodWarning, SEMConvergenceWarning, SEMResult, compare, fit_sem, path_effects, plot_paths, simulate_linear, to_lavaan
 
 STRUCTURAL = [("dem60", "ind60"), ("dem65", "ind60"), ("dem65", "dem60")]  # (lval, rval) of the structural paths
 TOY = nx.DiGraph()
@@ -44,7 +43,8 @@ def test_political_democracy_from_graph_and_plot():
 
 @pytest.fixture(scope="module")
 def sim():
-    from causalrec.data import behavior_features, simulate
+    from causalrec.data import behavior_features
+    from causalrec.simulator import simulate
     data = simulate(seed=0)
     log = behavior_features(data, level="event")[data.truth.variables]
     return data, log, fit_sem(data.truth.graph, log.iloc[:5000])

@@ -2,7 +2,10 @@
 
 Markdown cells are copied, code cells become fenced blocks followed by their text output;
 cells carrying the nbdev `#| hide` directive are left out. The file is replaced atomically."""
-import json, os, sys, tempfile
+import json
+import os
+import sys
+import tempfile
 from pathlib import Path
 
 

@@ -13,7 +13,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from execnb.nbio import read_nb, nb2dict
+from execnb.nbio import nb2dict, read_nb
 from execnb.shell import CaptureShell
 from fastcore.xtras import working_directory
 from nbdev.config import get_config
