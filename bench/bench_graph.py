@@ -4,8 +4,14 @@ Same data, lambda1 = 0 (from_pandas has no L1 term), w_threshold = 0.3, h_tol = 
 for both. Linear-Gaussian Erdos-Renyi DAGs with expected degree 2, edge weights +-U(0.5, 2), unit noise.
 Each timing is the median of 3 runs (both solvers are deterministic, so the graphs are the same every run).
 Prints seconds, speed-up ratio (causalnex / ours) and SHD to the true DAG.
-Run: .venv/bin/python bench/bench_graph.py   (about 3 minutes on 2 cores)
+
+First line (issue 12, BLAS threads): `learn_structure` at d = 10, n = 10,000 called under the default BLAS threads
+against the same call under one thread (median of 5 runs each); the default must be within 2x of one thread.
+
+Run: .venv/bin/python bench/bench_graph.py           (about 3 minutes on 2 cores)
+     .venv/bin/python bench/bench_graph.py threads   (only the threads line, seconds; needs no causalnex)
 """
+import sys
 import time
 
 import networkx as nx
@@ -13,7 +19,6 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from causalnex.structure.notears import from_pandas
 from causalrec.graph import learn_structure, shd
 
 
@@ -40,7 +45,21 @@ def timed(f, repeats=3):
     return out, float(np.median(times))
 
 
+def threads(d=10, n=10_000, seed=0, repeats=5):
+    "learn_structure under the default BLAS threads vs under one thread; the ratio must be within 2x."
+    df, _ = er_dag(d, n, seed)
+    g_default, t_default = timed(lambda: learn_structure(df, w_threshold=0.3), repeats)
+    with threadpool_limits(1, "blas"):
+        g_one, t_one = timed(lambda: learn_structure(df, w_threshold=0.3), repeats)
+    assert set(g_default.edges) == set(g_one.edges)
+    ratio = t_default / t_one
+    print(f"learn_structure d={d}, n={n:,}: default threads {t_default:.3f} s, one thread {t_one:.3f} s, "
+          f"ratio {ratio:.2f} (criterion <= 2: {'met' if ratio <= 2 else 'NOT met'})")
+    return ratio
+
+
 def run(d, n, seed=0, baseline=True):
+    from causalnex.structure.notears import from_pandas
     df, truth = er_dag(d, n, seed)
     with threadpool_limits(1, "blas"):
         ours, t_ours = timed(lambda: learn_structure(df, w_threshold=0.3))
@@ -51,6 +70,9 @@ def run(d, n, seed=0, baseline=True):
 
 
 if __name__ == "__main__":
+    print("== BLAS threads ==")
+    threads()
+    if sys.argv[1:] == ["threads"]: sys.exit()
     pd.set_option("display.width", 140)
     print("== n = 5,000, d in {10, 20, 30} (seed 0) ==")
     by_d = pd.DataFrame([run(d, 5000) for d in (10, 20, 30)])

@@ -4,17 +4,22 @@
 
 # %% ../nbs/00_core.ipynb #13fa8cd3
 from __future__ import annotations
-import hashlib, json, os, tempfile
+
+import hashlib
+import json
+import os
+import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable
+
 import numpy as np
 import pandas as pd
 
 # %% auto #0
 __all__ = ['CAUSALNEX_RECIPE', 'example', 'fail', 'require_columns', 'frame_of', 'interactions_and_catalogue', 'pairs',
-           'positions', 'topk_array', 'numeric_columns', 'write_atomic', 'digest', 'save_checkpoint', 'load_checkpoint',
-           'optional_import', 'one_thread', 'resolve_device']
+           'positions', 'topk_array', 'numeric_columns', 'total_effects', 'write_atomic', 'digest', 'save_checkpoint',
+           'load_checkpoint', 'optional_import', 'one_thread', 'resolve_device']
 
 # %% ../nbs/00_core.ipynb #ac8ce956
 def example(values, # offending values (any iterable)
@@ -123,6 +128,17 @@ def numeric_columns(df:pd.DataFrame, # a feature table
                    ) -> pd.DataFrame:
     "The numeric columns of `df` other than `key`: the features a model can use as they are."
     return df[[c for c in df.columns if c != key and pd.api.types.is_numeric_dtype(df[c])]]
+
+# %% ../nbs/00_core.ipynb #11e139f1
+def total_effects(B, # path matrix [d, d] (rows = cause, columns = effect), or a stack [..., d, d]
+                 ) -> np.ndarray:
+    "Total effects $(I - B)^{-1} - I$ of a linear path model, rows = cause; a feedback loop of gain 1 raises."
+    M = np.asarray(B, dtype=float)
+    I = np.eye(M.shape[-1])
+    try: return np.linalg.inv(I - M) - I
+    except np.linalg.LinAlgError:
+        raise ValueError("I - B is singular: the path matrix has a feedback loop with gain 1. Fix: effects are defined "
+                         "for acyclic (or stable) path models only; check the graph for a cycle.") from None
 
 # %% ../nbs/00_core.ipynb #4451195e
 def _umask() -> int:
