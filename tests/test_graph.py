@@ -70,7 +70,7 @@ def _subsets(nodes):
        confounded=st.booleans())
 def test_identification_matches_brute_force(seed, d, p, n_latent, confounded):
     "Random DAGs (with a latent confounder U of T and Y when `confounded`: the front-door cases) against brute force."
-    from causalrec.graph import adjustment_set, check_adjustment, identify
+    from causalrec.adjustment import adjustment_set, check_adjustment, identify
     rng = np.random.default_rng(seed)
     A = np.triu(rng.random((d, d)) < p, 1)
     g = nx.relabel_nodes(nx.DiGraph(A), {i: f"v{i}" for i in range(d)})
