@@ -1,11 +1,18 @@
-"Loaders on the shared real datasets and on small files in each supported layout."
-import numpy as np
+"Loaders on the shared real datasets, on small files in each supported layout, and on the shipped messy shop export."
+import runpy
+import time
+from pathlib import Path
+
 import pandas as pd
 import pytest
-
-from causalrec.data import load_coat, load_movielens, load_table, load_yahoo_r3, split
-from causalrec.simulator import simulate
 from conftest import shared_dataset
+
+from causalrec.data import split
+from causalrec.loaders import load_coat, load_movielens, load_table, load_yahoo_r3
+from causalrec.simulator import simulate
+
+MESSY = Path(__file__).parent / "data"
+RENAME = {"dwell_seconds": "dwell", "title": "text"}
 
 
 def test_coat_reference_counts():
@@ -14,6 +21,7 @@ def test_coat_reference_counts():
     assert (counts["mnar"], counts["mar"], coat.n_users, coat.n_items) == (6960, 4640, 290, 300)
     assert coat.items.text.str.strip().str.len().gt(0).all()
     assert coat.interactions.groupby(["log", "user_id"]).size().unstack(0).eq(pd.Series({"mar": 16, "mnar": 24})).all().all()
+    assert coat.item_ids.tolist() == list(range(300))  # dense already: identity mapping
     train, test = split(coat, "mnar_mar")
     assert len(train.interactions) == 6960 and len(test.interactions) == 4640
 
@@ -22,8 +30,10 @@ def test_movielens_reference_counts():
     ml = load_movielens(shared_dataset("ml-latest-small"))
     assert (len(ml.interactions), ml.n_users, ml.n_items) == (100_836, 610, 9_742)
     assert ml.items.text.str.strip().str.len().gt(0).all()
-    toy_story = ml.items.set_index("item_id").loc[1]
+    assert ml.interactions.item_id.max() == 9_741 and ml.interactions.user_id.max() == 609  # dense ids
+    toy_story = ml.items.loc[ml.dense_items([1])[0]]
     assert toy_story.year == 1995 and "Animation" in toy_story.text and "Tags:" in toy_story.text
+    assert ml.original_items([toy_story.item_id]).tolist() == [1]
 
 
 def test_movielens_100k_layout(tmp_path):
@@ -33,7 +43,7 @@ def test_movielens_100k_layout(tmp_path):
                                       encoding="latin-1")
     ml = load_movielens(tmp_path)
     assert ml.rating_scale == (1, 5) and ml.n_items == 2
-    assert ml.items.set_index("item_id").loc[10, "text"] == "Heat (1995). Genres: Western"
+    assert ml.items.loc[ml.dense_items([10])[0], "text"] == "Heat (1995). Genres: Western"
 
 
 def test_movielens_1m_layout(tmp_path):
@@ -61,3 +71,46 @@ def test_table_round_trip(tmp_path, suffix):
     back = load_table(paths["inter"], paths["items"], paths["users"], rating_scale=(1, 5))
     pd.testing.assert_frame_equal(back.interactions, world.interactions, check_dtype=False)
     assert back.n_items == world.n_items and back.n_users == world.n_users
+
+
+@pytest.mark.filterwarnings("ignore:no items table given")
+def test_table_ids_keep_leading_zeros(tmp_path):
+    (tmp_path / "events.csv").write_text("customer,sku,click\n007,0042,1\n7,42,0\n8,42,1\n")
+    data = load_table(tmp_path / "events.csv", rename={"customer": "user_id", "sku": "item_id"})
+    assert data.n_users == 3 and data.n_items == 2  # '007' is not '7', '0042' is not '42'
+    assert data.original_users(data.interactions.user_id).tolist() == ["007", "7", "8"]
+    (tmp_path / "plain.csv").write_text("user_id,item_id\n7,42\n8,42\n")
+    assert load_table(tmp_path / "plain.csv").user_ids.tolist() == [7, 8]  # plain numbers stay numbers
+
+
+# ---- the messy shop export (tests/data, written by make_messy.py) -------------------------------------------------
+
+def test_messy_generator_is_reproducible(tmp_path):
+    runpy.run_path(str(MESSY / "make_messy.py"))["main"](tmp_path)
+    for name in ("events.csv", "items.csv", "expected_repairs.csv"):
+        assert (tmp_path / name).read_bytes() == (MESSY / name).read_bytes(), f"{name} differs: rerun make_messy.py"
+
+
+def test_messy_csv_fails_fast_with_row_and_flag():
+    start = time.perf_counter()
+    with pytest.raises(ValueError) as err:
+        load_table(MESSY / "events.csv", MESSY / "items.csv", rename=RENAME)
+    assert time.perf_counter() - start < 5
+    message = str(err.value)
+    assert message.startswith(f"{MESSY / 'events.csv'}: interactions.user_id: 7 row(s) need repair")
+    assert "(e.g. row 5, missing user id)" in message and "clean=True" in message and "--clean" in message
+
+
+def test_messy_csv_cleaned():
+    data = load_table(MESSY / "events.csv", MESSY / "items.csv", rename=RENAME, clean=True)
+    expected = pd.read_csv(MESSY / "expected_repairs.csv")
+    pd.testing.assert_frame_equal(data.repairs[list(expected.columns)].reset_index(drop=True), expected, check_dtype=False)
+    events = pd.read_csv(MESSY / "events.csv")
+    assert len(data.interactions) == len(events) - 4 and data.unused_columns == ["device"]
+    assert data.outcomes == ["click", "cart", "purchase", "dwell"]
+    kept = events.loc[data.interactions.index]  # the input row numbers survive, so every row maps back
+    assert (data.original_users(data.interactions.user_id) == kept.user_id).all()
+    assert (data.original_items(data.interactions.item_id) == kept.item_id).all()
+    assert data.interactions.timestamp.iloc[0] == pd.Timestamp(kept.timestamp.iloc[0]).timestamp()
+    filled = data.items.text[data.dense_items(["sku-005"])[0]]
+    assert filled == "category: running; colour: red; price: 108.32"

@@ -1,9 +1,10 @@
-"Property tests (hypothesis) for splits, the simulator and cleaning."
+"Property tests (hypothesis) for splits, the simulator, cleaning and the id mapping."
 import numpy as np
 import pandas as pd
-from hypothesis import given, settings, strategies as st, HealthCheck
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from causalrec.data import RecData, split, clean, SPLITS
+from causalrec.data import SPLITS, RecData, clean, from_frames, split
 from causalrec.simulator import simulate
 
 WORLD = simulate(n_users=120, n_items=100, exposures_per_user=12, n_random=5, seed=3)
@@ -51,3 +52,25 @@ def test_clean_accounts_for_every_row(rows):
     cleaned, report = clean(data)
     assert len(cleaned.interactions) + len(report) == len(inter)
     assert set(report.row).isdisjoint(cleaned.interactions.index)
+
+
+def labels():
+    "Unique ids of one kind, as users' systems have them: integers (negative and huge too) or strings."
+    ints = st.lists(st.integers(-10**12, 10**12), min_size=1, max_size=8, unique=True)
+    strs = st.lists(st.text("abcu-_0123456789", min_size=1, max_size=6).filter(str.strip), min_size=1, max_size=8, unique=True)
+    return st.one_of(ints, strs)
+
+
+@settings(max_examples=40, deadline=None)
+@given(users=labels(), items=labels(), picks=st.lists(st.tuples(st.integers(0, 7), st.integers(0, 7)), min_size=1, max_size=30))
+def test_ids_map_to_dense_and_back(users, items, picks):
+    rows = list(dict.fromkeys((users[u % len(users)], items[i % len(items)]) for u, i in picks))
+    inter = pd.DataFrame(rows, columns=["user_id", "item_id"], dtype=object)
+    got = from_frames(inter, pd.DataFrame({"item_id": pd.Series(items, dtype=object), "text": "x"}),
+                      pd.DataFrame({"user_id": pd.Series(users, dtype=object)}))
+    for col, n, back in (("user_id", len(users), got.original_users), ("item_id", len(items), got.original_items)):
+        ids = got.interactions[col].to_numpy()
+        assert ids.dtype == np.int64 and ids.min() >= 0 and ids.max() < n  # dense: never the -1 padding
+        assert back(ids).tolist() == inter[col].tolist()
+    assert got.dense_users(inter.user_id).tolist() == got.interactions.user_id.tolist()
+    assert got.items.item_id.tolist() == list(range(len(items)))  # row i holds item i

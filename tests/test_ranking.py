@@ -151,7 +151,8 @@ def test_recommend_properties(fitted, name, k, seen):
 
 def test_doubly_robust_beats_naive_mf_on_coat():
     "On Coat's random test ratings (real MNAR data with its shipped propensities), DR's AUC beats naive MF's at seeds 0 and 1."
-    from causalrec.data import load_coat, split
+    from causalrec.data import split
+    from causalrec.loaders import load_coat
     from causalrec.protocols import evaluate
     from conftest import shared_dataset
     train, test = split(load_coat(shared_dataset("coat")), "mnar_mar")
