@@ -1,4 +1,4 @@
-"Evaluation stage: metrics against scikit-learn, protocols, off-policy estimators on the simulator, bad input, properties."
+"Evaluation stage: metrics against scikit-learn and loop references, properties, protocols on the simulator and Coat (bad input: in the notebooks)."
 import numpy as np
 import pandas as pd
 import pytest
@@ -8,10 +8,8 @@ from sklearn import metrics as skm
 
 from causalrec.protocols import evaluate, simulate_ab, feedback_loop
 from causalrec.report import Report, plot_metrics, plot_ope, plot_feedback
-from causalrec.ope import ips, snips, dr
-from causalrec.metrics import auc, gauc, mse, mae, rmse, log_loss, accuracy, recall, f1, ndcg_at_k, precision_at_k, recall_at_k, average_precision_at_k, hit_rate_at_k, mrr_at_k, relevance_matrix, ranking_metrics, coverage, gini, gini_index, novelty, intra_list_diversity
+from causalrec.metrics import auc, gauc, mse, mae, rmse, log_loss, accuracy, recall, f1, ndcg_at_k, precision_at_k, recall_at_k, average_precision_at_k, hit_rate_at_k, mrr_at_k, relevance_matrix, ranking_metrics, coverage, gini, gini_index, intra_list_diversity
 from causalrec.ranking import RandomRanker, PopularityRanker, OracleRanker, Ranker
-from causalrec.ope import off_policy_estimates, item_mean_reward, ope_study, ope_summary, policy_value
 from conftest import shared_dataset
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*clipped at 1:UserWarning")
@@ -132,47 +130,6 @@ def test_catalogue_metrics_in_unit_interval(topk):
         assert np.all((ild > -1e-5) & (ild < 2 + 1e-5))
 
 
-# --- bad input -------------------------------------------------------------------------------------------------------
-
-def test_bad_inputs_name_the_problem():
-    rel = pd.DataFrame({"user_id": [0], "item_id": [1]})
-    with pytest.raises(ValueError, match=r"k=11 is outside 1\.\.10"): precision_at_k(np.zeros((2, 10)), 11)
-    with pytest.raises(ValueError, match="2-D array"): relevance_matrix(np.arange(3), [0], rel)
-    with pytest.raises(TypeError, match="integer item ids"): relevance_matrix(np.zeros((1, 3)), [0], rel)
-    with pytest.raises(ValueError, match=r"missing required column\(s\) \['item_id'\]"): relevance_matrix([[1]], [0], rel[["user_id"]])
-    with pytest.raises(ValueError, match="1 duplicated"): relevance_matrix([[1]], [0], pd.concat([rel, rel]))
-    with pytest.raises(ValueError, match="3 values but y_score has 2"): auc([0, 1, 1], [.1, .2])
-    with pytest.raises(ValueError, match="1 non-finite"): gauc([0, 0], [0, 1], [np.inf, 1])
-    with pytest.raises(ValueError, match="weight='mean'"): gauc([0, 0], [0, 1], [0, 1], weight="mean")
-    with pytest.raises(ValueError, match="no user has both"): gauc([0, 1], [0, 1], [0, 1])
-    with pytest.raises(ValueError, match="0/1 labels"): log_loss([2, 0], [.5, .5])
-    with pytest.raises(ValueError, match="outside the catalogue, e.g. 7"): gini([[7, 1]], np.arange(5))
-    with pytest.raises(ValueError, match="all-zero row"): intra_list_diversity([[0, 1]], np.zeros((2, 3)))
-    with pytest.raises(ValueError, match="exceed n_users=2"): novelty([[0]], pd.Series([5], index=[0]), 2)
-    with pytest.raises(ValueError, match="non-negative"): gini_index([1, -1])
-    with pytest.raises(TypeError, match="RecData or a pandas DataFrame"): PopularityRanker().fit([1, 2])
-
-
-def test_bad_inputs_protocols_and_ope(small_world):
-    from causalrec.data import split
-    train, test = split(small_world, "mnar_mar")
-    with pytest.raises(ValueError, match="protocol='loo' is not one of"): evaluate(RandomRanker(), train, test, protocol="loo")
-    with pytest.raises(ValueError, match="missing required column"): evaluate(RandomRanker(), train, test, label="likes")
-    with pytest.raises(ValueError, match="no_positive='drop'"):
-        evaluate(RandomRanker(), train, test, protocol="test_items", no_positive="drop")
-    with pytest.raises(ValueError, match="no test pair has click >= 2"): evaluate(RandomRanker(), train, test, threshold=2)
-    with pytest.raises(ValueError, match="needs simulated data"):
-        simulate_ab(type(small_world)(train.interactions, train.items, train.users), RandomRanker(), RandomRanker())
-    with pytest.raises(ValueError, match="not fitted"): RandomRanker().recommend([0], 3)
-    logged = train.interactions
-    topk = RandomRanker().fit(train).recommend(np.arange(10), 5)
-    with pytest.raises(ValueError, match="align it with the logged rows"): ips(logged, topk, np.arange(10), np.ones(3))
-    with pytest.raises(ValueError, match=r"outside \(0, 1\]"): snips(logged, topk, np.arange(10), np.zeros(len(logged)))
-    with pytest.raises(ValueError, match="needs a reward_model"): dr(logged, topk, np.arange(10), np.ones(len(logged)))
-    with pytest.raises(ValueError, match="10 ids but topk has 9 rows"): ips(logged, topk[:9], np.arange(10), np.ones(len(logged)))
-    with pytest.raises(ValueError, match="rounds must be >= 1"): feedback_loop(RandomRanker(), small_world, rounds=0)
-
-
 # --- rankers and protocols --------------------------------------------------------------------------------------------
 
 class _Table(Ranker):
@@ -213,7 +170,8 @@ def test_evaluate_full_protocol_on_simulator(small_world):
 
 
 def test_test_items_protocol_on_coat_both_conventions():
-    from causalrec.data import load_coat, split
+    from causalrec.data import split
+    from causalrec.loaders import load_coat
     coat = load_coat(shared_dataset("coat"))
     train, test = split(coat, "mnar_mar")
     out = {c: evaluate({"pop": PopularityRanker(outcome=None)}, train, test, protocol="test_items", ks=(5,),
@@ -226,42 +184,7 @@ def test_test_items_protocol_on_coat_both_conventions():
     assert 0.4 < out["skip"].loc["auc", "value"] < 0.8
 
 
-# --- off-policy evaluation, A/B test, feedback loop -------------------------------------------------------------------
-
-def test_ope_unbiased_over_20_seeds():
-    "Acceptance: |mean bias| of SNIPS and DR < 20% of naive's, and their 95% intervals cover the truth in >= 85% of seeds."
-    from causalrec.simulator import simulate
-    study = ope_study(lambda s: simulate(n_users=300, n_items=200, exposures_per_user=20, n_random=5, seed=s),
-                      lambda d: RandomRanker(seed=1).fit(d), seeds=range(20), k=10, n_boot=200, verbose=False)
-    s = ope_summary(study).set_index("estimator")
-    assert s.loc["naive", "bias"] > 0.1 * s.loc["naive", "truth"]  # the naive estimate really is biased
-    assert s.loc["naive", "coverage"] < 0.5
-    for e in ("snips", "dr"):
-        assert abs(s.loc[e, "bias"]) < 0.2 * abs(s.loc["naive", "bias"]), s
-        assert s.loc[e, "coverage"] >= 0.85, s
-    assert s.loc["ips", "coverage"] >= 0.8 and s.loc["snips", "ci_width"] < s.loc["ips", "ci_width"]
-
-
-def test_ope_point_estimates_match_definitions(small_world):
-    inter = small_world.interactions
-    logged = inter[inter.log == "mnar"]
-    p = small_world.truth.propensity.loc[logged.index].to_numpy()
-    users = np.arange(small_world.n_users)
-    topk = OracleRanker().fit(small_world).recommend(users, 5)
-    in_pol = np.array([i in set(topk[u]) for u, i in zip(logged.user_id, logged.item_id)])
-    r = logged.click.to_numpy()
-    assert ips(logged, topk, users, p, n_boot=0).value == pytest.approx((r / p)[in_pol].sum() / len(users))
-    assert snips(logged, topk, users, p, n_boot=0).value == pytest.approx(5 * (r / p)[in_pol].sum() / (1 / p)[in_pol].sum())
-    model = item_mean_reward(logged)
-    direct = model(np.repeat(users, 5), topk.ravel()).sum()
-    corr = ((r - model(logged.user_id.to_numpy(), logged.item_id.to_numpy())) / p)[in_pol].sum()
-    assert dr(logged, topk, users, p, reward_model=model, n_boot=0).value == pytest.approx((direct + corr) / len(users))
-    truth = small_world.truth.expected(np.repeat(users, 5), topk.ravel()).click.sum() / len(users)
-    assert policy_value(small_world.truth, users, topk, "click") == pytest.approx(truth)
-    est = off_policy_estimates(logged, topk, users, p, reward_model=model, n_boot=300, seed=3)
-    assert all(e.ci_low <= e.value <= e.ci_high for e in est)
-    assert est == off_policy_estimates(logged, topk, users, p, reward_model=model, n_boot=300, seed=3)  # deterministic
-
+# --- A/B test, feedback loop, report (off-policy evaluation: test_ope.py) -------------------------------------------------------------------
 
 def test_simulate_ab_lift_and_interval(small_world):
     res = simulate_ab(small_world, RandomRanker(0), OracleRanker("click"), k=10, outcome="click", seed=0)
