@@ -11,20 +11,45 @@ Then the cache: a cold encode into a fresh cache folder (model time plus writing
 the same texts by the same encoder (hash lookups only) and by a new cache object on the same folder (which must open
 and checksum the shard first). It prints the seconds and the cold / warm ratios.
 
-Run: .venv/bin/python bench/bench_encoder.py   (about 2 minutes on an idle 2-core CPU, longer on a busy one)
+Last, the cost of a put as the cache grows: `PUTS` puts of `PER_PUT` new 384-d vectors each into a fresh cache, each
+timed. The baseline is the mean time of the first 100 puts (a small cache); the figure is the mean of the last 100
+(merges included, so the amortised cost), as a ratio (target <= 2: a put must not cost more as the cache grows). For
+comparison the same puts run under the previous policy, emulated: one shard per put, and the whole cache rewritten into
+one shard whenever there are more than 16.
+
+`twotower` runs the ablation quoted in nbs/05b_twotower.ipynb instead: on the notebook's simulated shop (300 users,
+120 items) and three random splits, the shipped TwoTower against two variants — the whole training history as every
+training pair's input (no leave-one-out), and a random start instead of the text start. It prints the held-out AUC
+(clicks vs random items) of each, as a ratio to the shipped model's, and how many of the top 10 `recommend_for_text`
+gives from the category each description names.
+
+Run: .venv/bin/python bench/bench_encoder.py            (about 3 minutes on an idle 2-core CPU, longer on a busy one)
+     .venv/bin/python bench/bench_encoder.py cache      (the cache put timing alone, under a minute)
+     .venv/bin/python bench/bench_encoder.py twotower   (the TwoTower ablation, about 3 minutes)
 """
-import os, shutil, statistics, tempfile, time
+import hashlib
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-import numpy as np, torch
+import numpy as np
+import torch
 from sentence_transformers import SentenceTransformer
 
-from causalrec.simulator import simulate
+import causalrec.twotower as twotower
+from causalrec._core import positions
+from causalrec.data import split
 from causalrec.encoder import EmbeddingCache, TextEncoder, item_texts, resolve_model
+from causalrec.simulator import simulate
 
 RUNS, BATCH, N_TEXTS = 7, 32, 2000
+PUTS, PER_PUT, DIM = 1000, 16, 384
 
 
 def timed(f):
@@ -69,5 +94,84 @@ def main():
     print(f"warm, new cache object: {t_reopen*1e3:.1f} ms  -> cold / warm = {t_cold/t_reopen:.0f}x  (opens and checksums the shard)")
 
 
+class RewriteAllCache(EmbeddingCache):
+    "The previous merge policy, for comparison: rewrite every shard into one whenever there are more than 16."
+    def put(self, keys, vecs):
+        self._write(np.frombuffer(b"".join(keys), np.uint8).reshape(-1, 16), vecs)
+        if len(self.names()) > 16: self.compact()
+
+
+def put_times(cls, keys, vecs) -> tuple:
+    "Seconds of each put into a fresh cache of class `cls`, and its final shard count; checks every vector comes back."
+    tmp = tempfile.mkdtemp(prefix="causalrec-bench-puts-")
+    try:
+        cache, times = cls(tmp, "b" * 32, DIM), []
+        for p in range(PUTS):
+            rows = slice(p * PER_PUT, (p + 1) * PER_PUT)
+            times.append(timed(lambda: cache.put(keys[rows], vecs[rows]))[1])
+        got, found = EmbeddingCache(tmp, "b" * 32, DIM).get(keys)
+        assert found.all() and np.array_equal(got, vecs), "the cache lost or changed vectors"
+        return np.array(times), len(cache.names())
+    finally:
+        shutil.rmtree(tmp)
+
+
+def cache_puts():
+    "Seconds per put, first 100 puts against the last 100, into a cache that grows to PUTS * PER_PUT vectors."
+    keys = [hashlib.blake2b(str(i).encode(), digest_size=16).digest() for i in range(PUTS * PER_PUT)]
+    vecs = np.random.default_rng(0).standard_normal((len(keys), DIM), dtype=np.float32)
+    for name, cls in (("geometric merges (EmbeddingCache)", EmbeddingCache), ("previous: rewrite all past 16", RewriteAllCache)):
+        times, n_shards = put_times(cls, keys, vecs)
+        first, last, worst = times[:100].mean(), times[-100:].mean(), int(np.argmax(times))
+        print(f"cache put, {name:34s}: first 100 puts {first*1e3:5.1f} ms/put, last 100 (cache of {PUTS*PER_PUT:,} "
+              f"vectors) {last*1e3:5.1f} ms/put -> last / first = {last/first:.2f}x (target <= 2x); total {times.sum():.1f} s; "
+              f"slowest put #{worst + 1} {times[worst]*1e3:.0f} ms; {n_shards} shards; load average {os.getloadavg()[0]:.2f}")
+
+
+ASKS = {"a rain jacket for wet weather": "rain jacket", "a warm wool coat for winter": "wool coat",
+        "classic denim jeans": "denim jeans", "a light linen shirt for summer": "linen shirt",
+        "a canvas backpack for travel": "canvas backpack", "sturdy leather boots": "leather boots",
+        "running shoes for my morning jog": "running shoes", "a cosy knit sweater": "knit sweater",
+        "waterproof trail running gear": "running shoes"}
+
+
+def twotower_variant(name):
+    "Patch the shipped TwoTower into an ablation variant; return a function that undoes it."
+    pool, start = twotower.pool_history, twotower._TwoTowerNet.start_from_text
+    if name == "whole history as input":
+        def whole(inter, users, items, X, *a, leave_one_out=False, **k):
+            U = pool(inter, users, items, X, *a, **k)
+            return U[positions(users, inter["user_id"])[0]] if leave_one_out else U
+        twotower.pool_history = whole
+    elif name == "random start":
+        twotower._TwoTowerNet.start_from_text = lambda self, X: None
+    def undo(): twotower.pool_history, twotower._TwoTowerNet.start_from_text = pool, start
+    return undo
+
+
+def twotower_ablation():
+    enc = TextEncoder(verbose=False)
+    sim = simulate(n_users=300, n_items=120, exposures_per_user=12, n_random=5, seed=0)
+    cat = sim.items.set_index("item_id")["category"]
+    auc = {}
+    for name in ("shipped", "whole history as input", "random start"):
+        for seed in (0, 1, 2):
+            train, test = split(sim, "random", test_size=0.2, seed=seed)
+            undo = twotower_variant(name)
+            try: tt = twotower.TwoTower(enc, epochs=15, verbose=False).fit(train)
+            finally: undo()
+            clicks = test.interactions.query("click == 1")
+            rnd = np.random.default_rng(0).choice(sim.items.item_id, len(clicks))
+            auc[name, seed] = (tt.score(clicks.user_id, clicks.item_id) > tt.score(clicks.user_id, rnd)).mean()
+            top = tt.recommend_for_text(list(ASKS), 10)
+            share = [int((cat.reindex(r).to_numpy() == c).sum()) for r, c in zip(top, ASKS.values())]
+            print(f"TwoTower {name:24s} split {seed}: AUC {auc[name, seed]:.3f} ({auc[name, seed]/auc['shipped', seed]:.2f}x "
+                  f"shipped), {len(tt.history_)} epochs; of top 10 in the named category: {share}", flush=True)
+    print("descriptions:", list(ASKS))
+
+
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:] == ["twotower"]: twotower_ablation()
+    else:
+        if sys.argv[1:] != ["cache"]: main()
+        cache_puts()
