@@ -2,15 +2,38 @@
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings, strategies as st
+from conftest import shared_dataset
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from sklearn import metrics as skm
 
-from causalrec.protocols import evaluate, simulate_ab, feedback_loop
-from causalrec.report import Report, plot_metrics, plot_ope, plot_feedback
-from causalrec.metrics import auc, gauc, mse, mae, rmse, log_loss, accuracy, recall, f1, ndcg_at_k, precision_at_k, recall_at_k, average_precision_at_k, hit_rate_at_k, mrr_at_k, relevance_matrix, ranking_metrics, coverage, gini, gini_index, intra_list_diversity
-from causalrec.ranking import RandomRanker, PopularityRanker, OracleRanker, Ranker
-from conftest import shared_dataset
+from causalrec.metrics import (
+    accuracy,
+    auc,
+    average_precision_at_k,
+    coverage,
+    f1,
+    gauc,
+    gini,
+    gini_index,
+    hit_rate_at_k,
+    intra_list_diversity,
+    log_loss,
+    mae,
+    mrr_at_k,
+    mse,
+    ndcg_at_k,
+    precision_at_k,
+    ranking_metrics,
+    recall,
+    recall_at_k,
+    relevance_matrix,
+    rmse,
+)
+from causalrec.protocols import evaluate, feedback_loop, simulate_ab
+from causalrec.ranking import OracleRanker, PopularityRanker, RandomRanker, Ranker
+from causalrec.report import Report, plot_feedback, plot_metrics, plot_ope
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*clipped at 1:UserWarning")
 

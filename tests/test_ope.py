@@ -4,10 +4,24 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from causalrec.ope import (ESTIMATORS, OPEWarning, EpsilonGreedy, PlackettLuce, dr, ips, item_mean_reward,
-                           off_policy_estimates, ope_study, ope_summary, simulate_slate_log, snips, split_log)
+from causalrec.ope import (
+    ESTIMATORS,
+    EpsilonGreedy,
+    OPEWarning,
+    PlackettLuce,
+    dr,
+    ips,
+    item_mean_reward,
+    off_policy_estimates,
+    ope_study,
+    ope_summary,
+    simulate_slate_log,
+    snips,
+    split_log,
+)
 from causalrec.protocols import TopK, policy_value, simulate_ab
 from causalrec.ranking import OracleRanker, PopularityRanker, RandomRanker
 
