@@ -6,7 +6,7 @@ STAMP := $(VENV)/.causalrec-installed
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: setup demo test sync outputs docs docs-check lint bench clean
+.PHONY: setup demo test test-install sync outputs docs docs-check lint bench clean
 
 setup: $(STAMP)
 
@@ -31,8 +31,13 @@ sync: setup
 
 test: setup
 	tools/check_sync.sh $(BIN)
+	$(BIN)/ruff check causalrec tests tools bench
 	$(BIN)/nbdev_test --n_workers 2
 	$(BIN)/python -m pytest tests
+
+# `pip install .` into a fresh venv, then `causalrec run` without causalnex (about 3 minutes; not part of `make test`).
+test-install: setup
+	CAUSALREC_TEST_INSTALL=1 $(BIN)/python -m pytest tests/test_install.py
 
 # Re-run every notebook and store its outputs (tables, figures): the docs site shows stored outputs.
 outputs: setup

@@ -6,18 +6,19 @@ __version__ = "0.1.0"
 # %% auto #0
 __all__ = []
 
-# %% ../nbs/08_api.ipynb #9f7fff3b
+# %% ../nbs/08_api.ipynb #b601a7be
 import importlib
 
 _API = {
-    "data": ["RecData", "from_frames", "load_table", "clean", "load_coat", "load_movielens", "load_yahoo_r3",
-             "shared_data", "item_text_from_features", "behavior_features", "split"],
+    "data": ["RecData", "from_frames", "clean", "item_text_from_features", "behavior_features", "split"],
+    "loaders": ["read_table", "load_table", "shared_data", "load_coat", "load_movielens", "load_yahoo_r3"],
     "simulator": ["simulate", "SimTruth", "simulate_uplift_log"],
     "propensity": ["estimate_propensities"],
     "encoder": ["TextEncoder", "EmbeddingCache", "resolve_model", "model_fingerprint", "pool", "item_texts",
-                "item_embeddings", "user_embeddings", "positives", "nearest_items"],
+                "item_embeddings", "user_embeddings", "positives", "pool_history", "nearest_items"],
     "graph": ["CausalGraph", "learn_structure", "knowledge_masks", "notears_linear", "to_dag", "prior_penalty", "shd",
               "edge_metrics", "plot_graph", "check_frame"],
+    "adjustment": ["adjustment_set", "check_adjustment", "identify", "Identification"],
     "bn": ["CausalBN"],
     "sem": ["fit_sem", "SEMResult", "to_lavaan", "path_effects", "compare", "SEMComparison", "plot_paths",
             "simulate_linear", "SEMConvergenceWarning", "HeywoodWarning"],
@@ -28,12 +29,16 @@ _API = {
                 "ndcg_at_k", "average_precision_at_k", "auc", "gauc", "mse", "mae", "rmse", "log_loss", "accuracy",
                 "recall", "f1", "gini_index", "coverage", "gini", "average_popularity", "novelty",
                 "intra_list_diversity", "catalogue_metrics"],
-    "protocols": ["evaluate", "full_ranking", "test_items_ranking", "sampled_ranking", "simulate_ab", "ABResult",
-                  "feedback_loop"],
-    "ope": ["off_policy_estimates", "ips", "snips", "dr", "Estimate", "item_mean_reward", "policy_value", "ope_study",
-            "ope_summary"],
-    "report": ["Report", "plot_metrics", "plot_ope", "plot_feedback"],
-    "pipeline": ["RunConfig", "run", "main"],
+    "protocols": ["Policy", "TopK", "as_policy", "as_scorer", "policy_value", "Protocol", "FullRanking", "TestItems",
+                  "SampledRanking", "evaluate", "simulate_ab", "ABResult", "feedback_loop"],
+    "ope": ["off_policy_estimates", "ips", "snips", "dr", "naive", "Estimate", "OPEWarning", "EpsilonGreedy",
+            "PlackettLuce", "CallablePolicy", "item_mean_reward", "heldout_propensity", "split_log",
+            "simulate_slate_log", "ope_study", "ope_summary"],
+    "report": ["Report", "Section", "StageResult", "OutputFolder", "read_manifest", "new_figure", "plot_metrics",
+               "plot_ope", "plot_feedback"],
+    "pipeline": ["RunConfig", "run", "load_data", "data_stage", "encoder_stage", "graph_stage", "bn_stage", "sem_stage",
+                 "evaluation_stage", "recommend_stage", "recommendation_frame"],
+    "cli": ["main", "recommend_from", "recommend_text"],
 }
 _WHERE = {name: module for module, names in _API.items() for name in names}
 __all__ = list(_WHERE)
