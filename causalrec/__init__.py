@@ -6,7 +6,7 @@ __version__ = "0.1.0"
 # %% auto #0
 __all__ = []
 
-# %% ../nbs/08_api.ipynb #b601a7be
+# %% ../nbs/08_api.ipynb #65f9bfce
 import importlib
 
 _API = {
@@ -22,7 +22,7 @@ _API = {
     "bn": ["CausalBN"],
     "sem": ["fit_sem", "SEMResult", "to_lavaan", "path_effects", "compare", "SEMComparison", "plot_paths",
             "simulate_linear", "SEMConvergenceWarning", "HeywoodWarning"],
-    "ranking": ["Ranker", "RandomRanker", "PopularityRanker", "OracleRanker"],
+    "ranking": ["Ranker", "RandomRanker", "PopularityRanker", "OracleRanker", "EASERanker", "ItemKNNRanker"],
     "mf": ["MFRanker", "IPSRanker", "SNIPSRanker", "DRRanker", "PDRanker", "UpliftRanker"],
     "twotower": ["TwoTower"],
     "metrics": ["relevance_matrix", "ranking_metrics", "precision_at_k", "recall_at_k", "hit_rate_at_k", "mrr_at_k",
@@ -34,6 +34,7 @@ _API = {
     "ope": ["off_policy_estimates", "ips", "snips", "dr", "naive", "Estimate", "OPEWarning", "EpsilonGreedy",
             "PlackettLuce", "CallablePolicy", "item_mean_reward", "heldout_propensity", "split_log",
             "simulate_slate_log", "ope_study", "ope_summary"],
+    "tuning": ["tune", "Tuned", "holdout"],
     "report": ["Report", "Section", "StageResult", "OutputFolder", "read_manifest", "new_figure", "plot_metrics",
                "plot_ope", "plot_feedback"],
     "pipeline": ["RunConfig", "run", "load_data", "data_stage", "encoder_stage", "graph_stage", "bn_stage", "sem_stage",

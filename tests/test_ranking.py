@@ -5,10 +5,11 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from causalrec.ranking import Ranker, RandomRanker, PopularityRanker, OracleRanker
-from causalrec.mf import MFRanker, IPSRanker, SNIPSRanker, DRRanker, PDRanker, UpliftRanker
+from causalrec.mf import DRRanker, IPSRanker, MFRanker, PDRanker, SNIPSRanker, UpliftRanker
+from causalrec.ranking import EASERanker, ItemKNNRanker, OracleRanker, PopularityRanker, RandomRanker, Ranker
 from causalrec.simulator import simulate_uplift_log
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*(clipped at 1|were below clip):UserWarning")
@@ -17,8 +18,8 @@ FAST = dict(dim=4, epochs=3, verbose=False)
 
 @pytest.fixture(scope="module")
 def world():
-    from causalrec.simulator import simulate
     from causalrec.data import split
+    from causalrec.simulator import simulate
     sim = simulate(n_users=120, n_items=60, exposures_per_user=10, n_random=5, seed=0)
     train, test = split(sim, method="mnar_mar")
     return sim, train, test
@@ -28,7 +29,11 @@ def _rankers():
     return {"random": lambda: RandomRanker(3), "popularity": lambda: PopularityRanker(), "mf": lambda: MFRanker(**FAST),
             "ips": lambda: IPSRanker(**FAST), "snips": lambda: SNIPSRanker(**FAST), "dr": lambda: DRRanker(**FAST),
             "pd": lambda: PDRanker(adjust=0.1, **FAST), "mf_es": lambda: MFRanker(patience=1, **FAST),
-            "uplift": lambda: UpliftRanker(**FAST)}
+            "uplift": lambda: UpliftRanker(**FAST), "mf_bpr": lambda: MFRanker(loss="bpr", alpha=0.0, **FAST),
+            "mf_logged": lambda: MFRanker(negatives="logged", loss="bce", patience=1, **FAST),
+            "pd_logged": lambda: PDRanker(negatives="logged", loss="bce", **FAST),
+            "dr_mse": lambda: DRRanker(outcome="rating", loss="mse", **FAST),
+            "ease": lambda: EASERanker(lam=10.0), "knn": lambda: ItemKNNRanker(k=10)}
 
 
 def _data(name, world):
@@ -114,8 +119,9 @@ def test_bad_propensities(world):
 
 def test_one_class_and_corrupt_file(world, tmp_path):
     _, train, _ = world
-    with pytest.raises(ValueError, match=r"rows have click >= 1; the model needs both positive and negative"):
-        MFRanker(**FAST).fit(train.interactions.assign(click=1))
+    with pytest.raises(ValueError, match=r"rows have click >= 1; negatives='logged' needs both positive and negative"):
+        MFRanker(negatives="logged", loss="bce", **FAST).fit(train.interactions.assign(click=1))
+    assert MFRanker(**FAST).fit(train.interactions.assign(click=1)).recommend([0], 3).shape == (1, 3)  # positives only
     (tmp_path / "x.safetensors").write_bytes(b"\x00" * 20)
     with pytest.raises(ValueError, match="not a readable causalrec checkpoint"): Ranker.load(tmp_path / "x.safetensors")
     with pytest.raises(FileNotFoundError, match="no checkpoint at"): Ranker.load(tmp_path / "none.safetensors")
@@ -149,21 +155,6 @@ def test_recommend_properties(fitted, name, k, seen):
         assert (row[len(valid):] == -1).all()  # padding at the end
 
 
-def test_doubly_robust_beats_naive_mf_on_coat():
-    "On Coat's random test ratings (real MNAR data with its shipped propensities), DR's AUC beats naive MF's at seeds 0 and 1."
-    from causalrec.data import split
-    from causalrec.loaders import load_coat
-    from causalrec.protocols import evaluate
-    from conftest import shared_dataset
-    train, test = split(load_coat(shared_dataset("coat")), "mnar_mar")
-    for seed in range(2):
-        kw = dict(outcome="rating", threshold=4, seed=seed, verbose=False)
-        res = evaluate({"MF": MFRanker(**kw), "DR": DRRanker(**kw)}, train, test, protocol="test_items", ks=(5,),
-                       label="rating", threshold=4, verbose=False)
-        auc = res[res.metric == "auc"].set_index("ranker")["value"]
-        assert auc["DR"] > auc["MF"] + 0.02, auc
-
-
 TOY = pd.DataFrame({"user_id": [0, 0, 1, 1], "item_id": [0, 1, 0, 1], "click": [1, 0, 0, 1]})
 
 
@@ -187,28 +178,58 @@ def test_bad_calls_name_the_problem():
     assert pop.recommend(np.array([], int), 1, exclude=TOY).shape == (0, 1)
     with pytest.raises(ValueError, match=re.escape("early stopping (patience=1) needs validation rows")):
         MFRanker(patience=1, val_share=0.01, **FAST).fit(TOY)
+    with pytest.raises(ValueError, match=re.escape("loss='softmax' does not go with negatives='logged'")):
+        MFRanker(negatives="logged", **FAST).fit(TOY)
+    with pytest.raises(ValueError, match="needs negatives='logged' and loss='bce'"): UpliftRanker(negatives="sampled", **FAST).fit(TOY)
 
 
-def test_snips_and_dr_losses_match_their_formulas():
-    "The batch losses against the estimators written out in numpy on one fixed batch (Wang et al. 2019 for DR)."
+def test_ips_snips_weights_and_dr_loss_match_their_formulas(world):
+    "IPS weights |D| / (|U||I| p), SNIPS's self-normalised over the log; the DR batch loss against Wang et al. (2019) in numpy."
     import torch
-    from causalrec.mf import _Factors
-    bce = lambda z, y: -(y * np.log(1 / (1 + np.exp(-z))) + (1 - y) * np.log(1 - 1 / (1 + np.exp(-z))))
-    sig = lambda z: 1 / (1 + np.exp(-z))
-    b = {"u": torch.tensor([0, 1, 2, 1]), "i": torch.tensor([1, 0, 2, 2]), "y": torch.tensor([1., 0., 1., 0.]),
-         "w": torch.tensor([0.5, 2.0, 1.0, 0.5])}
-    y, w = b["y"].numpy(), b["w"].numpy()
-    snips, dr = SNIPSRanker(**FAST), DRRanker(**FAST)
-    snips.users_ = dr.users_ = np.arange(3); snips.items_ = dr.items_ = np.arange(3)
-    net1 = _Factors(3, 3, 4, 1, torch.Generator().manual_seed(0))
-    z = net1(b["u"], b["i"])[0][0].detach().numpy()
-    np.testing.assert_allclose(snips._loss(net1, b, torch.Generator())[0].item(), (w * bce(z, y)).sum() / w.sum(), rtol=1e-5)
+    _, train, _ = world
+    inter = train.interactions.assign(propensity=np.linspace(0.01, 0.9, len(train.interactions)))
+    ips, snips = IPSRanker(**FAST).fit(inter), SNIPSRanker(**FAST).fit(inter)
+    w = len(inter) / (len(ips.users_) * len(ips.items_) * np.maximum(inter["propensity"].to_numpy(), 0.02))
+    np.testing.assert_allclose(ips._weights(None, inter), w, rtol=1e-5)
+    np.testing.assert_allclose(snips._weights(None, inter), w / w.mean(), rtol=1e-5)
+    assert abs(w.mean() - 1) > 0.1 and not np.allclose(ips.score([0, 1], [0, 1]), snips.score([0, 1], [0, 1]))
 
-    net2 = _Factors(3, 3, 4, 2, torch.Generator().manual_seed(0))
-    h = net2(b["u"], b["i"])[0].detach().numpy()
-    g = torch.Generator().manual_seed(7)
-    ua, ia = torch.randint(3, (4,), generator=g), torch.randint(3, (4,), generator=g)
-    ha = net2(ua, ia)[0].detach().numpy()
-    e, e_hat = bce(h[0], y), bce(h[0], sig(h[1]))
-    expected = bce(ha[0], sig(ha[1])).mean() + (w * (e - e_hat)).mean() + (w * (e_hat - e) ** 2).mean()
-    np.testing.assert_allclose(dr._loss(net2, b, torch.Generator().manual_seed(7))[0].item(), expected, rtol=1e-5)
+    sig, bce = lambda z: 1 / (1 + np.exp(-z)), lambda z, y: np.logaddexp(0, z) - y * z
+    for loss, ell, label in (("bce", bce, sig), ("mse", lambda z, y: (z - y) ** 2, lambda z: z)):
+        dr = DRRanker(loss=loss, **FAST)
+        dr.offset_ = 0.3
+        b = {"u": torch.tensor([0, 1, 2]), "y": torch.tensor([1.0, 0.0, 1.0]), "w": torch.tensor([0.5, 2.0, 1.0])}
+        g = torch.Generator().manual_seed(3)
+        ub, ib = torch.randn(6, 2, 5, generator=g), torch.randn(6, 2, 5, generator=g)
+        h = 0.3 + (ub * ib).sum(-1).numpy()
+        y, wt = b["y"].numpy(), b["w"].numpy()
+        e, e_hat = ell(h[:3, 0], y), ell(h[:3, 0], label(h[:3, 1]))
+        expected = ell(h[3:, 0], label(h[3:, 1])).mean() + (wt * (e - e_hat)).mean() + (wt * (e_hat - e) ** 2).mean()
+        np.testing.assert_allclose(dr._loss(ub, ib, b).item(), expected, rtol=1e-5)
+
+
+def test_sparse_steps_touch_only_the_batch_rows(world):
+    "A training step changes only the user and item rows of its batch (and its sampled negatives)."
+    import torch
+
+    from causalrec.mf import FactorTables
+    t = FactorTables(1000, 50, 8, 1, torch.Generator().manual_seed(0))
+    U0, I0 = t.U.clone(), t.I.clone()
+    users, items = torch.tensor([3, 999, 3]), torch.tensor([7, 8, 9, 7])
+    t.step(users, items, lambda ub, ib: (ub[:, 0] * ib[:3, 0]).sum() - (ub[:, 0] @ ib[3:, 0].T).sum(), 0.05, 0.1, 3)
+    assert set(torch.nonzero((t.U != U0).flatten(1).any(1)).ravel().tolist()) == {3, 999}
+    assert set(torch.nonzero((t.I != I0).flatten(1).any(1)).ravel().tolist()) == {7, 8, 9}
+
+
+def test_rating_prediction_and_positives_only(world):
+    sim, train, _ = world
+    inter = train.interactions
+    mse = MFRanker(outcome="rating", negatives="logged", loss="mse", **FAST).fit(inter)
+    p = mse.predict(inter["user_id"], inter["item_id"])
+    assert p.min() >= inter["rating"].min() and p.max() <= inter["rating"].max()
+    clicks = inter.loc[inter["click"] > 0, ["user_id", "item_id"]]
+    r = MFRanker(outcome=None, **FAST).fit(clicks)
+    assert r.recommend([int(clicks["user_id"].iloc[0])], 5, exclude=clicks).shape == (1, 5)
+    with pytest.raises(ValueError, match="outcome=None reads every row as a positive"):
+        MFRanker(outcome=None, negatives="logged", loss="bce", **FAST).fit(clicks)
+    with pytest.raises(ValueError, match="trained against sampled negatives"): r.predict([0], [0])

@@ -1,0 +1,225 @@
+"""Benchmark: every causalrec learner next to popularity, EASE and implicit's ALS/BPR on the same splits.
+
+Protocols (stated once):
+- MovieLens latest-small: positive = rating >= 4; for every user a random ceil(20%) of their positives is held out
+  (`causalrec.tuning.holdout`, seed = run seed); rankers learn from the training positives (the rated-pairs learners
+  IPS/SNIPS/DR from all training ratings with label rating >= 4 and popularity-estimated propensities); each user's
+  training positives are excluded and every other item of the catalogue is a candidate. NDCG@10, Recall@10
+  (hits / held-out positives). Peers with a grid (EASE, item-kNN, ALS, BPR, tuned MF) are tuned with
+  `causalrec.tuning.tune` on a per-user validation split carved from seed 0's training positives only; the chosen
+  settings are reused for the other seeds. Baseline of the ratios: popularity, same run.
+- Coat: rating >= 3 is positive; train = the 6,960 self-selected (MNAR) ratings, test = the 4,640 random (MAR) ones;
+  each user's own test items are ranked (`test_items` protocol), NDCG@5 with users without a positive test item both
+  counted as 1 (the reference code's convention) and skipped, AUC over all test pairs. The debiasing learners are
+  tuned per seed with `tune(validation='mnar')` on a per-user 20% of the MNAR training ratings (validation log-loss of the label,
+  inverse-propensity weighted: an unbiased estimate of the log-loss on all pairs); the MAR test is never touched before the final scoring. Rating prediction: MSE/MAE of `predict` on the MAR test, learners
+  tuned on IPS-weighted validation MSE. Baselines of the ratios: naive MF (same run).
+- fit s: wall seconds of `fit` (refit only, tuning excluded); top-10 s: `recommend` for every test user.
+Run: .venv/bin/python bench/bench_accuracy.py [--seeds 3] [--coat-seeds 5] [--only movielens|coat] [--no-twotower]
+Needs implicit==0.7.3 (the `bench` extra) and ../shared/data (coat, ml-latest-small).
+"""
+import argparse
+import time
+import warnings
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from threadpoolctl import threadpool_limits
+
+from causalrec._core import frame_of
+from causalrec.data import split
+from causalrec.loaders import load_coat, load_movielens, shared_data
+from causalrec.mf import DRRanker, IPSRanker, MFRanker, PDRanker, SNIPSRanker
+from causalrec.protocols import evaluate
+from causalrec.ranking import (
+    EASERanker,
+    ItemKNNRanker,
+    PopularityRanker,
+    RandomRanker,
+    Ranker,
+    id_rows,
+    positive_rows,
+    user_table,
+)
+from causalrec.tuning import holdout, tune
+
+warnings.filterwarnings("ignore", message=".*(clipped at 1|were below clip)")
+
+
+class ImplicitRanker(Ranker):
+    "implicit's ALS or BPR (bench only, single thread) as a Ranker: fit on the positives, score = user . item factors."
+    def __init__(self, model:str="als", outcome=None, threshold:float=1, factors:int=64, regularization:float=0.01,
+                 iterations:int=15, alpha:float=1.0, learning_rate:float=0.01, seed:int=0):
+        self.model, self.outcome, self.threshold, self.factors = model, outcome, threshold, factors
+        self.regularization, self.iterations, self.alpha, self.learning_rate, self.seed = regularization, iterations, alpha, learning_rate, seed
+
+    def fit(self, data):
+        import implicit.cpu.als
+        import implicit.cpu.bpr
+        super().fit(data)
+        df = frame_of(data, "data", ["user_id", "item_id"])
+        df = df[positive_rows(df, self.outcome, self.threshold)]
+        self.users_ = user_table(data)
+        u, i = id_rows(df["user_id"], self.users_, "user", "ImplicitRanker"), id_rows(df["item_id"], self.items_, "item", "ImplicitRanker")
+        X = sp.csr_matrix((np.ones(len(u), np.float32), (u, i)), shape=(len(self.users_), len(self.items_)))
+        X.sum_duplicates(); X.data[:] = 1
+        kw = dict(factors=self.factors, regularization=self.regularization, iterations=self.iterations, random_state=self.seed,
+                  num_threads=1)
+        m = (implicit.cpu.als.AlternatingLeastSquares(alpha=self.alpha, **kw) if self.model == "als"
+             else implicit.cpu.bpr.BayesianPersonalizedRanking(learning_rate=self.learning_rate, **kw))
+        m.fit(X, show_progress=False)
+        self.U_, self.V_ = np.asarray(m.user_factors), np.asarray(m.item_factors)
+        return self
+
+    def _score_matrix(self, users, items):
+        return self.U_[id_rows(users, self.users_, "user", "ImplicitRanker")] @ self.V_[id_rows(items, self.items_, "item", "ImplicitRanker")].T
+
+    def score(self, users, items):
+        u, i = id_rows(users, self.users_, "user", "ImplicitRanker"), id_rows(items, self.items_, "item", "ImplicitRanker")
+        return np.einsum("nd,nd->n", self.U_[u], self.V_[i]).astype(np.float64)
+
+
+def seeded(cls, params:dict, seed:int) -> dict:
+    "`params` with `seed` added when the class takes one."
+    return {**params, "seed": seed} if hasattr(cls(**params), "seed") else dict(params)
+
+
+def summary(res:pd.DataFrame, metrics:list, base:str, ratio_of:str) -> str:
+    "Mean ± std per learner over seeds, and `ratio_of` as a ratio to `base`'s mean."
+    g = res.groupby("learner", sort=False)[metrics]
+    mean, std = g.mean(), g.std().fillna(0)
+    table = mean.map(lambda x: f"{x:.4f}") + " ± " + std.map(lambda x: f"{x:.4f}")
+    table[f"{ratio_of} / {base}"] = (mean[ratio_of] / mean.loc[base, ratio_of]).round(2)
+    with pd.option_context("display.width", 250, "display.max_columns", 20, "display.max_colwidth", 60):
+        return table.to_string()
+
+
+# --- MovieLens ----------------------------------------------------------------------------------------------------
+
+ML_POS = dict(outcome="rating", threshold=4)
+ML_GRIDS = {  # learner -> (class, fixed parameters, grid tuned on seed 0's validation split, data: 'pos' or 'all')
+    "random": (RandomRanker, {}, None, "pos"),
+    "popularity": (PopularityRanker, {"outcome": None}, None, "pos"),
+    "MF softmax (defaults)": (MFRanker, {**ML_POS, "verbose": False}, None, "pos"),
+    "MF bpr (defaults)": (MFRanker, {**ML_POS, "loss": "bpr", "verbose": False}, None, "pos"),
+    "MF bce (defaults)": (MFRanker, {**ML_POS, "loss": "bce", "verbose": False}, None, "pos"),
+    "MF softmax (tuned)": (MFRanker, {**ML_POS, "epochs": 60, "verbose": False}, {"dim": [64, 128], "reg": [0.05, 0.07]}, "pos"),
+    "PD (defaults)": (PDRanker, {**ML_POS, "verbose": False}, None, "pos"),
+    "MF logged bce (rated pairs)": (MFRanker, {**ML_POS, "negatives": "logged", "loss": "bce", "verbose": False}, None, "all"),
+    "IPS (rated pairs)": (IPSRanker, {**ML_POS, "verbose": False}, None, "all"),
+    "SNIPS (rated pairs)": (SNIPSRanker, {**ML_POS, "verbose": False}, None, "all"),
+    "DR (rated pairs)": (DRRanker, {**ML_POS, "verbose": False}, None, "all"),
+    "EASE": (EASERanker, {"outcome": None}, {"lam": [100.0, 300.0, 1000.0]}, "pos"),
+    "item-kNN": (ItemKNNRanker, {"outcome": None}, {"k": [50, 200]}, "pos"),
+    "implicit ALS": (ImplicitRanker, {"model": "als"},
+                     [{"factors": f, "regularization": r, "alpha": a} for f in (64, 128) for r, a in ((0.1, 1.0), (1.0, 5.0))], "pos"),
+    "implicit BPR": (ImplicitRanker, {"model": "bpr", "iterations": 100}, [{"learning_rate": lr} for lr in (0.01, 0.05)], "pos"),
+}
+
+
+def twotower():
+    "TwoTower on the items' text (title, genres, tags) with the project's default encoder."
+    from causalrec.twotower import TwoTower
+    return TwoTower(verbose=False)
+
+
+def movielens(seeds:int, with_twotower:bool) -> pd.DataFrame:
+    data = load_movielens(shared_data("ml-latest-small"))
+    rows, chosen = [], {}
+    for seed in range(seeds):
+        train, test = holdout(data, outcome="rating", threshold=4, seed=seed)
+        pos = replace(train, interactions=train.interactions[train.interactions["rating"] >= 4])
+        users = np.unique(test.interactions["user_id"])
+        learners = dict(ML_GRIDS)
+        if with_twotower: learners["TwoTower (text)"] = (None, {}, None, "pos")
+        for name, (cls, fixed, grid, which) in learners.items():
+            fit_data = pos if which == "pos" else train
+            if grid is not None and name not in chosen:
+                t = time.time()
+                chosen[name] = tune(cls, pos, grid, metric="ndcg@10", validation="per_user", seed=seed, refit=False, **fixed).params
+                print(f"  tuned {name} on seed {seed}'s validation in {time.time() - t:.0f}s: {chosen[name]}", flush=True)
+            r = twotower() if cls is None else cls(**seeded(cls, {**fixed, **chosen.get(name, {})}, seed))
+            t = time.time()
+            try: r.fit(fit_data)
+            except Exception as e:  # a learner that cannot run here (e.g. no text encoder) is reported, not fatal
+                print(f"  seed {seed} {name}: not run ({type(e).__name__}: {e})", flush=True); continue
+            fit_s = time.time() - t
+            t = time.time(); r.recommend(users, 10, exclude=pos); top_s = time.time() - t
+            ev = evaluate(r, pos, test, protocol="full", ks=(10,), label="rating", threshold=4, fit=False, verbose=False)
+            v = ev[ev["k"] == 10].set_index("metric")["value"]
+            rows.append({"learner": name, "seed": seed, "ndcg@10": v["ndcg"], "recall@10": v["recall"], "fit_s": fit_s,
+                         "top10_s": top_s, "params": str(chosen.get(name, ""))})
+            print(f"  seed {seed} {name:30s} ndcg@10 {v['ndcg']:.4f} recall@10 {v['recall']:.4f} fit {fit_s:.1f}s top-10 {top_s:.2f}s", flush=True)
+    return pd.DataFrame(rows)
+
+
+# --- Coat ---------------------------------------------------------------------------------------------------------
+
+COAT = dict(outcome="rating", threshold=3, verbose=False)
+COAT_TUNED = {**COAT, "epochs": 100}  # an upper bound: early stopping on the validation log-loss picks the epochs
+COAT_GRID = {"reg": [0.01, 0.02, 0.03]}
+COAT_RANKING = {  # learner -> (class, fixed, grid tuned per seed on the MNAR validation log-loss (IPS-weighted), or None)
+    "random": (RandomRanker, {}, None),
+    "popularity": (PopularityRanker, {"outcome": None}, None),
+    "MF (rated pairs, naive)": (MFRanker, {**COAT_TUNED, "negatives": "logged", "loss": "bce"}, COAT_GRID),
+    "IPS": (IPSRanker, COAT_TUNED, COAT_GRID),
+    "SNIPS": (SNIPSRanker, COAT_TUNED, COAT_GRID),
+    "DR": (DRRanker, COAT_TUNED, COAT_GRID),
+    "PD (rated pairs)": (PDRanker, {**COAT_TUNED, "negatives": "logged", "loss": "bce"}, COAT_GRID),
+    "MF softmax (positives, defaults)": (MFRanker, COAT, None),
+    "EASE (positives)": (EASERanker, {"outcome": "rating", "threshold": 3}, None),
+    "implicit ALS (positives)": (ImplicitRanker, {"outcome": "rating", "threshold": 3}, None),
+}
+COAT_RATING = {"MF (naive)": MFRanker, "MF-IPS": IPSRanker, "MF-SNIPS": SNIPSRanker, "MF-DR": DRRanker}
+COAT_MSE = dict(outcome="rating", negatives="logged", loss="mse", batch_size=1024, epochs=100, verbose=False)
+
+
+def coat(seeds:int) -> tuple:
+    train, test = split(load_coat(shared_data("coat")), "mnar_mar")
+    rank_rows, mse_rows = [], []
+    for seed in range(seeds):
+        for name, (cls, fixed, grid) in COAT_RANKING.items():
+            params, chosen = seeded(cls, fixed, seed), {}
+            if grid is not None:
+                chosen = tune(cls, train, grid, metric="logloss", validation="mnar", seed=seed, refit=False, **fixed).params
+            r = cls(**{**params, **chosen})
+            t = time.time(); r.fit(train); fit_s = time.time() - t
+            row = {"learner": name, "seed": seed, "fit_s": fit_s, "params": str(chosen)}
+            for conv in ("one", "skip"):
+                ev = evaluate(r, train, test, protocol="test_items", ks=(5,), label="rating", threshold=3, no_positive=conv,
+                              fit=False, verbose=False).set_index("metric")["value"]
+                row[f"ndcg@5 ({conv})"], row["auc"] = ev["ndcg"], ev["auc"]
+            rank_rows.append(row)
+            print(f"  seed {seed} {name:34s} auc {row['auc']:.4f} ndcg@5 one/skip {row['ndcg@5 (one)']:.4f}/{row['ndcg@5 (skip)']:.4f} {chosen}", flush=True)
+        te = test.interactions
+        for name, cls in COAT_RATING.items():
+            tuned = tune(cls, train, {"reg": [0.1, 0.2, 0.3]}, metric="mse", validation="mnar", seed=seed, **COAT_MSE)
+            e = tuned.ranker.predict(te["user_id"], te["item_id"]) - te["rating"].to_numpy()
+            mse_rows.append({"learner": name, "seed": seed, "mse": float(np.mean(e ** 2)), "mae": float(np.mean(np.abs(e))),
+                             "params": str(tuned.params)})
+            print(f"  seed {seed} {name:10s} MSE {mse_rows[-1]['mse']:.4f} MAE {mse_rows[-1]['mae']:.4f} {tuned.params}", flush=True)
+    return pd.DataFrame(rank_rows), pd.DataFrame(mse_rows)
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--coat-seeds", type=int, default=5)
+    ap.add_argument("--only", choices=["movielens", "coat"])
+    ap.add_argument("--no-twotower", action="store_true")
+    a = ap.parse_args()
+    t0 = time.time()
+    with threadpool_limits(1):
+        if a.only != "coat":
+            ml = movielens(a.seeds, not a.no_twotower)
+            print(f"\nMovieLens latest-small, {a.seeds} seed(s), mean ± std (chosen settings: {dict(ml.groupby('learner', sort=False)['params'].first())})")
+            print(summary(ml, ["ndcg@10", "recall@10", "fit_s", "top10_s"], "popularity", "ndcg@10"))
+        if a.only != "movielens":
+            rank, mse = coat(a.coat_seeds)
+            print(f"\nCoat ranking (rating >= 3, each user's MAR test items), {a.coat_seeds} seed(s), mean ± std")
+            print(summary(rank, ["auc", "ndcg@5 (one)", "ndcg@5 (skip)", "fit_s"], "MF (rated pairs, naive)", "auc"))
+            print(f"\nCoat rating prediction on the MAR test, {a.coat_seeds} seed(s), mean ± std (published: MF 1.202, MF-IPS 1.093)")
+            print(summary(mse, ["mse", "mae"], "MF (naive)", "mse"))
+    print(f"\ntotal {time.time() - t0:.0f}s")

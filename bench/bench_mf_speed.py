@@ -1,0 +1,51 @@
+"""Benchmark: training cost per row of MFRanker (sampled softmax, defaults) and DRRanker (logged pairs, defaults) on the
+simulator's biased log with 10,000 items and 10,000 vs 100,000 users (~30 exposures per user: ~0.3M vs ~3M rows).
+
+Sparse row updates make the cost of a step independent of the table sizes, so the cost per training row should be flat
+in the number of users: the 10k-user run is the baseline, measured in the same process, and the ratio 100k / 10k is
+printed (target: within 1.5x). MF trains on the positives (clicks) of the log, DR on every logged row. Each learner
+runs `--epochs` epochs (wall time, one torch thread); the time for 30 epochs is that cost per row x rows x 30
+(target on the 2-core machine: MF < 3 min, DR < 6 min at 100k users). CPU seconds are printed too: on a shared
+machine they are the steadier measure.
+Run: .venv/bin/python bench/bench_mf_speed.py [--epochs 2] [--users 10000 100000]
+"""
+import argparse
+import time
+from dataclasses import replace
+
+from causalrec.mf import DRRanker, MFRanker
+from causalrec.simulator import simulate
+
+
+def cost(ranker, data, rows:int) -> tuple:
+    "Wall and CPU microseconds per training row per epoch of `ranker.fit(data)`."
+    t, c = time.time(), time.process_time()
+    ranker.fit(data)
+    epochs = len(ranker.train_loss_)
+    return 1e6 * (time.time() - t) / (rows * epochs), 1e6 * (time.process_time() - c) / (rows * epochs)
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--epochs", type=int, default=2)
+    ap.add_argument("--users", type=int, nargs="+", default=[10_000, 100_000])
+    a = ap.parse_args()
+    res = {}
+    for n in a.users:
+        t = time.time()
+        sim = simulate(n_users=n, n_items=10_000, exposures_per_user=30, n_random=1, seed=0)
+        train = replace(sim, interactions=sim.interactions[sim.interactions["log"] == "mnar"], truth=None)
+        inter = train.interactions
+        clicks = int((inter["click"] >= 1).sum())
+        print(f"{n} users: {len(inter)} logged rows, {clicks} clicks (simulated in {time.time() - t:.0f}s)", flush=True)
+        for name, r, rows in (("MF", MFRanker(epochs=a.epochs, verbose=False), clicks),
+                              ("DR", DRRanker(epochs=a.epochs, verbose=False), len(inter))):
+            wall, cpu = cost(r, train, rows)
+            res[name, n] = wall, cpu, rows
+            print(f"  {name}: {wall:.2f} us/row wall, {cpu:.2f} us/row CPU over {rows} rows x {a.epochs} epochs; "
+                  f"30 epochs = {30 * rows * wall / 6e7:.1f} min wall ({30 * rows * cpu / 6e7:.1f} min CPU)", flush=True)
+    lo, hi = min(a.users), max(a.users)
+    for name in ("MF", "DR"):
+        if (name, lo) in res and (name, hi) in res and lo != hi:
+            print(f"{name}: cost per row {hi // 1000}k / {lo // 1000}k users = {res[name, hi][0] / res[name, lo][0]:.2f} wall, "
+                  f"{res[name, hi][1] / res[name, lo][1]:.2f} CPU (target <= 1.5)")
