@@ -10,9 +10,9 @@ import warnings
 from dataclasses import dataclass, field
 
 import networkx as nx
-from fastcore.basics import patch
 import numpy as np
 import pandas as pd
+from fastcore.basics import patch
 
 from ._core import example
 from .data import LOGS, RecData
