@@ -1,0 +1,219 @@
+"""Scale-out benchmark: causalrec's Ray engine against the in-process path, every figure measured in the same run.
+
+1. Top-k: a `FactorRanker` with random float32 factors of USERS x ITEMS x DIM, saved to a
+   checkpoint. In-process baseline: `Ranker.load(path).recommend(users, K)` in one process, once with the BLAS library's
+   default threads and once with one (on a busy machine extra BLAS threads can slow it down); the ratio is taken against
+   the faster. Ray: `recommend_all(path, users, K, out, engine="ray")` on a local Ray cluster of RAY_CPUS CPUs started by
+   that process (`init_ray(num_cpus=...)`); the workers load the checkpoint, the driver holds only file names. Each run
+   is a fresh subprocess, so its peak RSS (VmHWM) is its own. Prints users/s of both, the ratio (target >= 0.70),
+   the driver's peak memory (target < 2 GB), whether the lists are identical, per-shard seconds, and the driver's peak
+   memory at USERS/10 users (target: within +-20% of the peak at USERS).
+2. Encoding: TEXTS distinct item texts of the simulator's catalogue. In-process baseline: `TextEncoder().encode(texts)`,
+   once with torch's default threads and once with one thread (on a busy 2-core machine two threads run several times
+   slower than one); the ratio is taken against the faster. Ray: `encode_texts(texts, out, engine="ray")` (Ray Data,
+   one actor per CPU, one torch thread each) on the same cores; then a rerun with ADDED more texts, which must encode
+   only those. Prints texts/s of both and the ratio (target >= 0.80).
+3. Evaluation on the simulator: ranking metrics and off-policy estimates of an MF policy's lists, from per-shard sums on
+   Ray against `ranking_metrics` / `off_policy_estimates` in process: the largest absolute difference (target <= 1e-9).
+
+The Ray cluster start (seconds) is printed separately; throughputs exclude it (a cluster normally runs already).
+Run: .venv/bin/python bench/bench_scale.py [--users 1000000 --items 10000 --dim 64 --texts 20000]
+     (35-45 minutes at the defaults on a busy 2-core machine, most of it the in-process baselines; --small: a few minutes)
+"""
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+def peak_mb() -> float:
+    "This process's peak resident memory (VmHWM: unlike ru_maxrss it does not inherit the parent's peak across fork/exec)."
+    return int(Path("/proc/self/status").read_text().split("VmHWM:")[1].split()[0]) / 1024
+
+
+def child(args) -> dict:
+    "One measurement in this (fresh) process; returns a JSON-able dict."
+    import numpy as np
+
+    from causalrec.scale import FactorRanker, encode_texts, init_ray, recommend_all
+    t0 = time.perf_counter()
+    if args.child == "make-ranker":
+        FactorRanker.random(args.users, args.items, args.dim).save(args.path)
+        return {}
+    if args.child == "topk-local":
+        from threadpoolctl import threadpool_info, threadpool_limits
+
+        from causalrec.ranking import Ranker
+        r = Ranker.load(args.path)
+        with threadpool_limits(args.threads or None, "blas"):
+            threads = max(p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas")
+            t0 = time.perf_counter()
+            top = r.recommend(np.arange(args.users), args.k)
+            sec = time.perf_counter() - t0
+        np.save(args.out, top)
+        return dict(seconds=sec, threads=threads, peak_mb=peak_mb())
+    if args.child == "topk-ray":
+        init_ray(num_cpus=args.ray_cpus)
+        start, base = time.perf_counter() - t0, peak_mb()
+        t0 = time.perf_counter()
+        recommend_all(args.path, np.arange(args.users), args.k, args.out, engine="ray", verbose=False)
+        return dict(seconds=time.perf_counter() - t0, start=start, base_mb=base, peak_mb=peak_mb())
+    if args.child == "eval":
+        return evaluation(args)
+    texts = json.loads(Path(args.path).read_text())
+    if args.child == "encode-local":
+        import torch
+
+        from causalrec.encoder import TextEncoder
+        if args.threads: torch.set_num_threads(args.threads)
+        enc = TextEncoder(verbose=False)
+        t0 = time.perf_counter()
+        enc.encode(texts[:args.texts], verbose=False)
+        return dict(seconds=time.perf_counter() - t0, threads=torch.get_num_threads(), peak_mb=peak_mb())
+    if args.child == "encode-ray":
+        init_ray(num_cpus=args.ray_cpus)
+        start = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        first = encode_texts(texts[:args.texts], args.out, engine="ray")
+        sec = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        again = encode_texts(texts, args.out, engine="ray")
+        return dict(seconds=sec, start=start, encoded=first["encoded"], rerun_seconds=time.perf_counter() - t0,
+                    rerun_texts=again["texts"], rerun_encoded=again["encoded"], peak_mb=peak_mb())
+    raise ValueError(args.child)
+
+
+def evaluation(args) -> dict:
+    "Metrics and OPE of an MF policy on the simulator: sharded on Ray vs in process."
+    import numpy as np
+
+    from causalrec.data import split
+    from causalrec.metrics import ranking_metrics, relevance_matrix
+    from causalrec.mf import MFRanker
+    from causalrec.ope import item_mean_reward, off_policy_estimates
+    from causalrec.scale import init_ray, read_topk, recommend_all, sharded_metrics, sharded_ope
+    from causalrec.simulator import simulate
+    data = simulate(n_users=args.eval_users, n_items=1000, exposures_per_user=20, seed=0)
+    train, test = split(data, "ratio", seed=0)
+    mf = MFRanker(dim=16, epochs=2, verbose=False).fit(train)
+    users = np.sort(data.users["user_id"].to_numpy())
+    relevant = test.interactions.query("click > 0")[["user_id", "item_id"]].drop_duplicates()
+    logged = data.interactions[data.interactions["log"] == "mnar"]
+    prop, rm = data.truth.propensity.loc[logged.index].to_numpy(), item_mean_reward(logged)
+    t0 = time.perf_counter()
+    top = mf.recommend(users, 10, exclude=train)
+    m0 = ranking_metrics(*relevance_matrix(top, users, relevant), ks=(5, 10))
+    e0 = off_policy_estimates(logged, top, users, prop, reward_model=rm, n_boot=200)
+    local = time.perf_counter() - t0
+    init_ray(num_cpus=args.ray_cpus)
+    t0 = time.perf_counter()
+    out = recommend_all(mf, users, 10, args.out, exclude=train, engine="ray", shard_users=5000, verbose=False)
+    m1 = sharded_metrics(out, relevant, ks=(5, 10), engine="ray", verbose=False)
+    e1 = sharded_ope(out, logged, prop, reward_model=rm, n_boot=200, engine="ray", verbose=False)
+    ray_sec = time.perf_counter() - t0
+    return dict(users=len(users), local_seconds=local, ray_seconds=ray_sec,
+                topk_identical=bool((read_topk(out)[1] == top).all()),
+                metric_max_diff=float(np.nanmax(np.abs(m1["value"].to_numpy() - m0["value"].to_numpy()))),
+                ope_max_diff=float(max(abs(a.value - b.value) for a, b in zip(e1, e0))),
+                ope=[(a.estimator, a.value, b.value) for a, b in zip(e1, e0)])
+
+
+def run_child(args, name:str, **kw) -> dict:
+    cmd = [sys.executable, __file__, "--child", name] + [x for k, v in {**vars(args), **kw}.items()
+                                                         if k not in ("child", "small", "keep") and v is not None
+                                                         for x in (f"--{k.replace('_', '-')}", str(v))]
+    res = subprocess.run(cmd, capture_output=True, text=True)
+    if res.returncode: sys.exit(f"{name} failed:\n{res.stderr[-4000:]}")
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def main(args):
+    import numpy as np
+
+    from causalrec.encoder import item_texts
+    from causalrec.scale import read_topk
+    from causalrec.simulator import simulate
+    tmp = Path(tempfile.mkdtemp(prefix="causalrec-bench-scale-"))
+    print(f"load average {os.getloadavg()[0]:.2f}, {os.cpu_count()} CPUs, Ray cluster of {args.ray_cpus} CPUs; scratch {tmp}",
+          flush=True)
+    if "topk" in args.parts:
+        path = tmp/"ranker.safetensors"
+        run_child(args, "make-ranker", path=path)
+        print(f"\n# top-{args.k} for {args.users:,} users x {args.items:,} items ({args.dim}-d factors; checkpoint "
+              f"{path.stat().st_size / 1e6:.0f} MB)", flush=True)
+        runs = [run_child(args, "topk-local", path=path, out=tmp/"local.npy", threads=n) for n in (0, 1)]
+        for r in runs:
+            print(f"in-process recommend : {args.users / r['seconds']:10,.0f} users/s ({r['seconds']:.1f} s) with {r['threads']} "
+                  f"BLAS thread(s){' (default)' if r is runs[0] else ''}, peak memory {r['peak_mb']:,.0f} MB", flush=True)
+        loc = min(runs, key=lambda r: r["seconds"])
+        ray = run_child(args, "topk-ray", path=path, out=tmp/"topk")
+        manifest = json.loads((tmp/"topk"/"_manifest.json").read_text())
+        shard_s = [p["seconds"] for p in manifest["parts"]]
+        identical = bool((read_topk(tmp/"topk")[1] == np.load(tmp/"local.npy")).all())
+        print(f"Ray recommend_all    : {args.users / ray['seconds']:10,.0f} users/s ({ray['seconds']:.1f} s; cluster start "
+              f"{ray['start']:.1f} s), driver peak memory {ray['peak_mb']:,.0f} MB (target < 2,048)")
+        print(f"ratio Ray / the faster in-process run: {loc['seconds'] / ray['seconds']:.2f} (target >= 0.70); lists identical: "
+              f"{identical}; {len(shard_s)} shards of {manifest['shard_users']:,} users, median {np.median(shard_s):.1f} s "
+              f"per shard ({manifest['shard_users'] * args.items / np.median(shard_s):,.0f} pairs/s per worker)", flush=True)
+        small = run_child(args, "topk-ray", path=path, out=tmp/"topk-small", users=args.users // 10)
+        grow = lambda r: r["peak_mb"] - r["base_mb"]
+        print(f"driver peak memory at {args.users // 10:,} users: {small['peak_mb']:,.0f} MB; at {args.users:,}: "
+              f"{ray['peak_mb']:,.0f} MB; ratio {ray['peak_mb'] / small['peak_mb']:.2f} (target 0.8-1.2); of which "
+              f"recommend_all added {grow(small):,.0f} MB and {grow(ray):,.0f} MB over the driver after init_ray "
+              f"({small['base_mb']:,.0f} / {ray['base_mb']:,.0f} MB)", flush=True)
+    if "encode" in args.parts:
+        texts = list(dict.fromkeys(item_texts(simulate(n_users=100, n_items=int(1.1 * (args.texts + args.added)),
+                                                       exposures_per_user=5, seed=0).items)))[:args.texts + args.added]
+        (tmp/"texts.json").write_text(json.dumps(texts))
+        print(f"\n# encoding {args.texts:,} distinct item texts, then a rerun with {args.added:,} more", flush=True)
+        runs = [run_child(args, "encode-local", path=tmp/"texts.json", threads=n) for n in (0, 1)]
+        ray = run_child(args, "encode-ray", path=tmp/"texts.json", out=tmp/"store")
+        for r in runs:
+            print(f"in-process TextEncoder.encode : {args.texts / r['seconds']:7.1f} texts/s ({r['seconds']:.1f} s) with "
+                  f"{r['threads']} torch thread(s){'' if r is runs[-1] else ' (torch default)'}")
+        loc = min(runs, key=lambda r: r["seconds"])
+        print(f"Ray Data encode_texts         : {args.texts / ray['seconds']:7.1f} texts/s ({ray['seconds']:.1f} s; cluster "
+              f"start {ray['start']:.1f} s; {ray['encoded']:,} encoded)")
+        print(f"ratio Ray / the faster in-process run: {loc['seconds'] / ray['seconds']:.2f} (target >= 0.80)")
+        print(f"rerun over {ray['rerun_texts']:,} texts: encoded {ray['rerun_encoded']:,} (target {args.added:,}) in "
+              f"{ray['rerun_seconds']:.1f} s", flush=True)
+    if "eval" in args.parts:
+        ev = run_child(args, "eval", out=tmp/"eval")
+        print(f"\n# evaluation on the simulator ({ev['users']:,} users, MF policy, top-10)")
+        print(f"lists identical: {ev['topk_identical']}; largest |difference| Ray vs in process: ranking metrics "
+              f"{ev['metric_max_diff']:.1e}, OPE point estimates {ev['ope_max_diff']:.1e} (target <= 1e-9)")
+        print(f"seconds: in process {ev['local_seconds']:.1f}, Ray (top-k + metrics + OPE, 200 bootstrap replicates) "
+              f"{ev['ray_seconds']:.1f}")
+    print(f"\nload average at the end {os.getloadavg()[0]:.2f}")
+    if not args.keep: shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--users", type=int, default=1_000_000)
+    p.add_argument("--items", type=int, default=10_000)
+    p.add_argument("--dim", type=int, default=64)
+    p.add_argument("--k", type=int, default=10)
+    p.add_argument("--texts", type=int, default=20_000)
+    p.add_argument("--added", type=int, default=1_000)
+    p.add_argument("--eval-users", type=int, default=20_000)
+    p.add_argument("--ray-cpus", type=int, default=2)
+    p.add_argument("--threads", type=int, default=0, help="child: threads of the in-process baseline (0: default)")
+    p.add_argument("--parts", default="topk,encode,eval")
+    p.add_argument("--small", action="store_true", help="smoke run: 20,000 users, 2,000 texts, 2,000 simulated users")
+    p.add_argument("--keep", action="store_true", help="keep the scratch folder (checkpoint, parts, store)")
+    p.add_argument("--child", default=None)
+    p.add_argument("--path", default=None)
+    p.add_argument("--out", default=None)
+    a = p.parse_args()
+    if a.small: a.users, a.texts, a.added, a.eval_users = 20_000, 2_000, 100, 2_000
+    if a.child: print(json.dumps(child(a)))
+    else: main(a)
