@@ -30,7 +30,7 @@ setuptools.setup(
     include_package_data=True,
     install_requires=cfg["requirements"].split(),
     extras_require={"dev": cfg["dev_requirements"].split(), "ray": cfg["ray_requirements"].split(),
-                    "bench": cfg["bench_requirements"].split()},
+                    "implicit": cfg["implicit_requirements"].split(), "bench": cfg["implicit_requirements"].split()},
     entry_points={
         "console_scripts": cfg["console_scripts"].split(),
         "nbdev": [f"{cfg['lib_path']}={cfg['lib_path']}._modidx:d"],

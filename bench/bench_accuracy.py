@@ -10,13 +10,17 @@ Protocols (stated once):
   settings are reused for the other seeds. Baseline of the ratios: popularity, same run.
 - Coat: rating >= 3 is positive; train = the 6,960 self-selected (MNAR) ratings, test = the 4,640 random (MAR) ones;
   each user's own test items are ranked (`test_items` protocol), NDCG@5 with users without a positive test item both
-  counted as 1 (the reference code's convention) and skipped, AUC over all test pairs. The debiasing learners are
+  counted as 1 (the reference code's convention) and skipped, AUC over all test pairs. The debiasing learners run with
+  Coat's shipped propensities and, besides, with naive Bayes ones (Schnabel et al.: P(O=1 | Y=y) from the rating
+  distributions of the biased log and of a MAR sample); the MAR sample is one random test rating per user
+  (`holdout(test, 0.05)`, per seed). Ranking learners are scored on the full MAR test (columns without "rest"; not
+  for the learners that saw the MAR sample) and on the MAR test less that sample ("rest"); rating learners on the rest. The debiasing learners are
   tuned per seed with `tune(validation='mnar')` on a per-user 20% of the MNAR training ratings (validation log-loss of the label,
   inverse-propensity weighted: an unbiased estimate of the log-loss on all pairs); the MAR test is never touched before the final scoring. Rating prediction: MSE/MAE of `predict` on the MAR test, learners
-  tuned on IPS-weighted validation MSE. Baselines of the ratios: naive MF (same run).
+  tuned on IPS-weighted validation MSE (weighted by the learner's own propensities). Baselines of the ratios: naive MF (same run).
 - fit s: wall seconds of `fit` (refit only, tuning excluded); top-10 s: `recommend` for every test user.
 Run: .venv/bin/python bench/bench_accuracy.py [--seeds 3] [--coat-seeds 5] [--only movielens|coat] [--no-twotower]
-Needs implicit==0.7.3 (the `bench` extra) and ../shared/data (coat, ml-latest-small).
+Needs implicit==0.7.3 (the `implicit` extra, for `causalrec.implicit_ranker.ImplicitRanker`) and ../shared/data (coat, ml-latest-small).
 """
 import argparse
 import time
@@ -25,60 +29,23 @@ from dataclasses import replace
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
-from causalrec._core import frame_of
 from causalrec.data import split
+from causalrec.implicit_ranker import ImplicitRanker
 from causalrec.loaders import load_coat, load_movielens, shared_data
 from causalrec.mf import DRRanker, IPSRanker, MFRanker, PDRanker, SNIPSRanker
+from causalrec.propensity import estimate_propensities
 from causalrec.protocols import evaluate
 from causalrec.ranking import (
     EASERanker,
     ItemKNNRanker,
     PopularityRanker,
     RandomRanker,
-    Ranker,
-    id_rows,
-    positive_rows,
-    user_table,
 )
 from causalrec.tuning import holdout, tune
 
 warnings.filterwarnings("ignore", message=".*(clipped at 1|were below clip)")
-
-
-class ImplicitRanker(Ranker):
-    "implicit's ALS or BPR (bench only, single thread) as a Ranker: fit on the positives, score = user . item factors."
-    def __init__(self, model:str="als", outcome=None, threshold:float=1, factors:int=64, regularization:float=0.01,
-                 iterations:int=15, alpha:float=1.0, learning_rate:float=0.01, seed:int=0):
-        self.model, self.outcome, self.threshold, self.factors = model, outcome, threshold, factors
-        self.regularization, self.iterations, self.alpha, self.learning_rate, self.seed = regularization, iterations, alpha, learning_rate, seed
-
-    def fit(self, data):
-        import implicit.cpu.als
-        import implicit.cpu.bpr
-        super().fit(data)
-        df = frame_of(data, "data", ["user_id", "item_id"])
-        df = df[positive_rows(df, self.outcome, self.threshold)]
-        self.users_ = user_table(data)
-        u, i = id_rows(df["user_id"], self.users_, "user", "ImplicitRanker"), id_rows(df["item_id"], self.items_, "item", "ImplicitRanker")
-        X = sp.csr_matrix((np.ones(len(u), np.float32), (u, i)), shape=(len(self.users_), len(self.items_)))
-        X.sum_duplicates(); X.data[:] = 1
-        kw = dict(factors=self.factors, regularization=self.regularization, iterations=self.iterations, random_state=self.seed,
-                  num_threads=1)
-        m = (implicit.cpu.als.AlternatingLeastSquares(alpha=self.alpha, **kw) if self.model == "als"
-             else implicit.cpu.bpr.BayesianPersonalizedRanking(learning_rate=self.learning_rate, **kw))
-        m.fit(X, show_progress=False)
-        self.U_, self.V_ = np.asarray(m.user_factors), np.asarray(m.item_factors)
-        return self
-
-    def _score_matrix(self, users, items):
-        return self.U_[id_rows(users, self.users_, "user", "ImplicitRanker")] @ self.V_[id_rows(items, self.items_, "item", "ImplicitRanker")].T
-
-    def score(self, users, items):
-        u, i = id_rows(users, self.users_, "user", "ImplicitRanker"), id_rows(items, self.items_, "item", "ImplicitRanker")
-        return np.einsum("nd,nd->n", self.U_[u], self.V_[i]).astype(np.float64)
 
 
 def seeded(cls, params:dict, seed:int) -> dict:
@@ -160,19 +127,27 @@ def movielens(seeds:int, with_twotower:bool) -> pd.DataFrame:
 COAT = dict(outcome="rating", threshold=3, verbose=False)
 COAT_TUNED = {**COAT, "epochs": 100}  # an upper bound: early stopping on the validation log-loss picks the epochs
 COAT_GRID = {"reg": [0.01, 0.02, 0.03]}
-COAT_RANKING = {  # learner -> (class, fixed, grid tuned per seed on the MNAR validation log-loss (IPS-weighted), or None)
-    "random": (RandomRanker, {}, None),
-    "popularity": (PopularityRanker, {"outcome": None}, None),
-    "MF (rated pairs, naive)": (MFRanker, {**COAT_TUNED, "negatives": "logged", "loss": "bce"}, COAT_GRID),
-    "IPS": (IPSRanker, COAT_TUNED, COAT_GRID),
-    "SNIPS": (SNIPSRanker, COAT_TUNED, COAT_GRID),
-    "DR": (DRRanker, COAT_TUNED, COAT_GRID),
-    "PD (rated pairs)": (PDRanker, {**COAT_TUNED, "negatives": "logged", "loss": "bce"}, COAT_GRID),
-    "MF softmax (positives, defaults)": (MFRanker, COAT, None),
-    "EASE (positives)": (EASERanker, {"outcome": "rating", "threshold": 3}, None),
-    "implicit ALS (positives)": (ImplicitRanker, {"outcome": "rating", "threshold": 3}, None),
+COAT_RANKING = {  # learner -> (class, fixed, grid tuned per seed on the MNAR validation log-loss (IPS-weighted), or None,
+    #                        propensities: Coat's shipped ones, or naive Bayes from one MAR rating per user)
+    "random": (RandomRanker, {}, None, "shipped"),
+    "popularity": (PopularityRanker, {"outcome": None}, None, "shipped"),
+    "MF (rated pairs, naive)": (MFRanker, {**COAT_TUNED, "negatives": "logged", "loss": "bce"}, COAT_GRID, "shipped"),
+    "IPS": (IPSRanker, COAT_TUNED, COAT_GRID, "shipped"),
+    "SNIPS": (SNIPSRanker, COAT_TUNED, COAT_GRID, "shipped"),
+    "DR": (DRRanker, COAT_TUNED, COAT_GRID, "shipped"),
+    "IPS (naive Bayes p)": (IPSRanker, COAT_TUNED, COAT_GRID, "naive_bayes"),
+    "SNIPS (naive Bayes p)": (SNIPSRanker, COAT_TUNED, COAT_GRID, "naive_bayes"),
+    "DR (naive Bayes p)": (DRRanker, COAT_TUNED, COAT_GRID, "naive_bayes"),
+    "PD (rated pairs)": (PDRanker, {**COAT_TUNED, "negatives": "logged", "loss": "bce"}, COAT_GRID, "shipped"),
+    "MF softmax (positives, defaults)": (MFRanker, COAT, None, "shipped"),
+    "EASE (positives)": (EASERanker, {"outcome": "rating", "threshold": 3}, None, "shipped"),
+    "implicit ALS (positives)": (ImplicitRanker, {"outcome": "rating", "threshold": 3}, None, "shipped"),
 }
-COAT_RATING = {"MF (naive)": MFRanker, "MF-IPS": IPSRanker, "MF-SNIPS": SNIPSRanker, "MF-DR": DRRanker}
+COAT_RATING = {  # learner -> (class, propensities: Coat's shipped ones, or naive Bayes from one MAR rating per user)
+    "MF (naive)": (MFRanker, "shipped"), "MF-IPS": (IPSRanker, "shipped"), "MF-SNIPS": (SNIPSRanker, "shipped"),
+    "MF-DR": (DRRanker, "shipped"), "MF-IPS (naive Bayes p)": (IPSRanker, "naive_bayes"),
+    "MF-SNIPS (naive Bayes p)": (SNIPSRanker, "naive_bayes"), "MF-DR (naive Bayes p)": (DRRanker, "naive_bayes"),
+}
 COAT_MSE = dict(outcome="rating", negatives="logged", loss="mse", batch_size=1024, epochs=100, verbose=False)
 
 
@@ -180,22 +155,30 @@ def coat(seeds:int) -> tuple:
     train, test = split(load_coat(shared_data("coat")), "mnar_mar")
     rank_rows, mse_rows = [], []
     for seed in range(seeds):
-        for name, (cls, fixed, grid) in COAT_RANKING.items():
-            params, chosen = seeded(cls, fixed, seed), {}
+        test_rest, mar_sample = holdout(test, share=0.05, seed=seed)  # one MAR rating per user, only for P(Y = y)
+        nb = estimate_propensities(train, method="naive_bayes", mar=mar_sample.interactions, outcome="rating")
+        fit_on = {"shipped": train, "naive_bayes": replace(train, interactions=train.interactions.assign(propensity=nb))}
+        for name, (cls, fixed, grid, source) in COAT_RANKING.items():
+            params, chosen, data = seeded(cls, fixed, seed), {}, fit_on[source]
             if grid is not None:
-                chosen = tune(cls, train, grid, metric="logloss", validation="mnar", seed=seed, refit=False, **fixed).params
+                chosen = tune(cls, data, grid, metric="logloss", validation="mnar", seed=seed, refit=False, **fixed).params
             r = cls(**{**params, **chosen})
-            t = time.time(); r.fit(train); fit_s = time.time() - t
+            t = time.time(); r.fit(data); fit_s = time.time() - t
             row = {"learner": name, "seed": seed, "fit_s": fit_s, "params": str(chosen)}
-            for conv in ("one", "skip"):
-                ev = evaluate(r, train, test, protocol="test_items", ks=(5,), label="rating", threshold=3, no_positive=conv,
-                              fit=False, verbose=False).set_index("metric")["value"]
-                row[f"ndcg@5 ({conv})"], row["auc"] = ev["ndcg"], ev["auc"]
+            # the full MAR test (the literature's protocol) unless the learner saw the MAR sample; always the rest
+            for part, te in (("", test), (" rest", test_rest)):
+                if part == "" and source == "naive_bayes": continue
+                for conv in ("one", "skip"):
+                    ev = evaluate(r, data, te, protocol="test_items", ks=(5,), label="rating", threshold=3, no_positive=conv,
+                                  fit=False, verbose=False).set_index("metric")["value"]
+                    row[f"ndcg@5 ({conv}){part}"], row[f"auc{part}"] = ev["ndcg"], ev["auc"]
             rank_rows.append(row)
-            print(f"  seed {seed} {name:34s} auc {row['auc']:.4f} ndcg@5 one/skip {row['ndcg@5 (one)']:.4f}/{row['ndcg@5 (skip)']:.4f} {chosen}", flush=True)
-        te = test.interactions
-        for name, cls in COAT_RATING.items():
-            tuned = tune(cls, train, {"reg": [0.1, 0.2, 0.3]}, metric="mse", validation="mnar", seed=seed, **COAT_MSE)
+            print(f"  seed {seed} {name:34s} auc {row.get('auc', np.nan):.4f} ndcg@5 one/skip {row.get('ndcg@5 (one)', np.nan):.4f}/"
+                  f"{row.get('ndcg@5 (skip)', np.nan):.4f}; on the rest {row['auc rest']:.4f} {row['ndcg@5 (one) rest']:.4f}/"
+                  f"{row['ndcg@5 (skip) rest']:.4f} {chosen}", flush=True)
+        te = test_rest.interactions
+        for name, (cls, source) in COAT_RATING.items():
+            tuned = tune(cls, fit_on[source], {"reg": [0.1, 0.2, 0.3]}, metric="mse", validation="mnar", seed=seed, **COAT_MSE)
             e = tuned.ranker.predict(te["user_id"], te["item_id"]) - te["rating"].to_numpy()
             mse_rows.append({"learner": name, "seed": seed, "mse": float(np.mean(e ** 2)), "mae": float(np.mean(np.abs(e))),
                              "params": str(tuned.params)})
@@ -219,7 +202,8 @@ if __name__ == "__main__":
         if a.only != "movielens":
             rank, mse = coat(a.coat_seeds)
             print(f"\nCoat ranking (rating >= 3, each user's MAR test items), {a.coat_seeds} seed(s), mean ± std")
-            print(summary(rank, ["auc", "ndcg@5 (one)", "ndcg@5 (skip)", "fit_s"], "MF (rated pairs, naive)", "auc"))
-            print(f"\nCoat rating prediction on the MAR test, {a.coat_seeds} seed(s), mean ± std (published: MF 1.202, MF-IPS 1.093)")
+            print(summary(rank, ["auc", "ndcg@5 (one)", "ndcg@5 (skip)", "auc rest", "ndcg@5 (one) rest", "ndcg@5 (skip) rest",
+                                 "fit_s"], "MF (rated pairs, naive)", "auc rest"))
+            print(f"\nCoat rating prediction on the MAR test less one rating per user, {a.coat_seeds} seed(s), mean ± std (published: MF 1.202, MF-IPS 1.093)")
             print(summary(mse, ["mse", "mae"], "MF (naive)", "mse"))
     print(f"\ntotal {time.time() - t0:.0f}s")

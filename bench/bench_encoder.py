@@ -20,12 +20,21 @@ one shard whenever there are more than 16.
 `twotower` runs the ablation quoted in nbs/05b_twotower.ipynb instead: on the notebook's simulated shop (300 users,
 120 items) and three random splits, the shipped TwoTower against two variants — the whole training history as every
 training pair's input (no leave-one-out), and a random start instead of the text start. It prints the held-out AUC
-(clicks vs random items) of each, as a ratio to the shipped model's, and how many of the top 10 `recommend_for_text`
-gives from the category each description names.
+(clicks vs random items) of each, as a ratio to the shipped model's, and how many of the top 10 the user tower alone
+(`recommend_for_text(..., text_weight=0)`) gives from the category each description names.
+
+`text` runs the study of `recommend_for_text`'s `text_weight` quoted in nbs/05b_twotower.ipynb: four simulated shops
+(seeds 0-3, 300 users, 120 items) x three random splits, the shipped TwoTower fitted once per split, and each weight in
+TEXT_WEIGHTS against text similarity alone (the baseline: the description's cosine to each item's text vector). For
+each it prints how many of the 9 descriptions x 12 fits got fewer than 7 of their top 10 from the category they name,
+the per-fit count for "waterproof trail running gear", and the lists' true click rate: the mean true click
+probability (the simulator's truth) of the listed items for the simulated users whose favourite category (highest mean
+true click probability) is the one the description names, as a ratio to the baseline's.
 
 Run: .venv/bin/python bench/bench_encoder.py            (about 3 minutes on an idle 2-core CPU, longer on a busy one)
      .venv/bin/python bench/bench_encoder.py cache      (the cache put timing alone, under a minute)
      .venv/bin/python bench/bench_encoder.py twotower   (the TwoTower ablation, about 3 minutes)
+     .venv/bin/python bench/bench_encoder.py text       (the text_weight study, about 4 minutes)
 """
 import hashlib
 import os
@@ -46,6 +55,7 @@ import causalrec.twotower as twotower
 from causalrec._core import positions
 from causalrec.data import split
 from causalrec.encoder import EmbeddingCache, TextEncoder, item_texts, resolve_model
+from causalrec.ranking import OracleRanker
 from causalrec.simulator import simulate
 
 RUNS, BATCH, N_TEXTS = 7, 32, 2000
@@ -131,8 +141,9 @@ def cache_puts():
 ASKS = {"a rain jacket for wet weather": "rain jacket", "a warm wool coat for winter": "wool coat",
         "classic denim jeans": "denim jeans", "a light linen shirt for summer": "linen shirt",
         "a canvas backpack for travel": "canvas backpack", "sturdy leather boots": "leather boots",
-        "running shoes for my morning jog": "running shoes", "a cosy knit sweater": "knit sweater",
-        "waterproof trail running gear": "running shoes"}
+        "running shoes for my morning jog": "trail running shoes", "a cosy knit sweater": "knit sweater",
+        "waterproof trail running gear": "trail running shoes"}
+TEXT_WEIGHTS = (0, 0.5, 1, 2, 4)
 
 
 def twotower_variant(name):
@@ -163,15 +174,49 @@ def twotower_ablation():
             clicks = test.interactions.query("click == 1")
             rnd = np.random.default_rng(0).choice(sim.items.item_id, len(clicks))
             auc[name, seed] = (tt.score(clicks.user_id, clicks.item_id) > tt.score(clicks.user_id, rnd)).mean()
-            top = tt.recommend_for_text(list(ASKS), 10)
+            top = tt.recommend_for_text(list(ASKS), 10, text_weight=0)
             share = [int((cat.reindex(r).to_numpy() == c).sum()) for r, c in zip(top, ASKS.values())]
             print(f"TwoTower {name:24s} split {seed}: AUC {auc[name, seed]:.3f} ({auc[name, seed]/auc['shipped', seed]:.2f}x "
-                  f"shipped), {len(tt.history_)} epochs; of top 10 in the named category: {share}", flush=True)
+                  f"shipped), {len(tt.history_)} epochs; of the user tower's top 10 (text_weight=0) in the named "
+                  f"category: {share}", flush=True)
     print("descriptions:", list(ASKS))
+
+
+def text_weight_study():
+    enc = TextEncoder(verbose=False)
+    queries, names = enc.encode(list(ASKS)), np.array(list(ASKS.values()))
+    methods = [f"text_weight={w}" for w in TEXT_WEIGHTS] + ["text similarity alone"]
+    below, trail, value = ({m: [] for m in methods} for _ in range(3))
+    for shop in range(4):
+        sim = simulate(n_users=300, n_items=120, exposures_per_user=12, n_random=5, seed=shop)
+        items, users = np.sort(sim.items.item_id.to_numpy()), sim.users.user_id.to_numpy()
+        cats = sim.items.set_index("item_id")["category"].reindex(items).to_numpy()
+        truth = OracleRanker().fit(sim)
+        clicks = truth.score(np.repeat(users, len(items)), np.tile(items, len(users))).reshape(len(users), len(items))
+        kinds = np.unique(cats)
+        favourite = kinds[np.argmax(np.stack([clicks[:, cats == c].mean(1) for c in kinds], 1), 1)]
+        for split_seed in range(3):
+            train, _ = split(sim, "random", test_size=0.2, seed=split_seed)
+            tt = twotower.TwoTower(enc, epochs=15, verbose=False).fit(train)
+            lists = {f"text_weight={w}": positions(items, tt.recommend_for_text(list(ASKS), 10, text_weight=w))[0]
+                     for w in TEXT_WEIGHTS}
+            lists["text similarity alone"] = np.argsort(-queries @ tt.item_inputs_.T, axis=1)[:, :10]
+            for m, rows in lists.items():
+                n = (cats[rows] == names[:, None]).sum(1)
+                below[m].append(int((n < 7).sum())); trail[m].append(int(n[-1]))
+                value[m].append(np.mean([clicks[favourite == c][:, r].mean() for r, c in zip(rows, names)]))
+            print(f"shop {shop} split {split_seed} fitted ({len(tt.history_)} epochs)", flush=True)
+    base = np.mean(value["text similarity alone"])
+    print(f"{len(ASKS)} descriptions x {len(below[methods[0]])} fits; last description {list(ASKS)[-1]!r}")
+    for m in methods:
+        print(f"{m:22s}: lists with < 7 of 10 in the category {sum(below[m]):3d} of {len(ASKS)*len(below[m])}; "
+              f"trail query per fit {' '.join(map(str, trail[m]))}; true click rate {np.mean(value[m]):.3f} "
+              f"({np.mean(value[m])/base:.3f}x text similarity alone)")
 
 
 if __name__ == "__main__":
     if sys.argv[1:] == ["twotower"]: twotower_ablation()
+    elif sys.argv[1:] == ["text"]: text_weight_study()
     else:
         if sys.argv[1:] != ["cache"]: main()
         cache_puts()

@@ -13,8 +13,9 @@
    slower than one); the ratio is taken against the faster. Ray: `encode_texts(texts, out, engine="ray")` (Ray Data,
    one actor per CPU, one torch thread each) on the same cores; then a rerun with ADDED more texts, which must encode
    only those. Prints texts/s of both and the ratio (target >= 0.80).
-3. Evaluation on the simulator: ranking metrics and off-policy estimates of an MF policy's lists, from per-shard sums on
-   Ray against `ranking_metrics` / `off_policy_estimates` in process: the largest absolute difference (target <= 1e-9).
+3. Evaluation on the simulator: ranking metrics and off-policy estimates (all six estimators: switch-DR and DR-OS tune
+   their thresholds over the shards in two extra passes) of an MF policy's lists, from per-shard sums on Ray against
+   `ranking_metrics` / `off_policy_estimates` in process: the largest absolute difference (target <= 1e-9).
 
 The Ray cluster start (seconds) is printed separately; throughputs exclude it (a cluster normally runs already).
 Run: .venv/bin/python bench/bench_scale.py [--users 1000000 --items 10000 --dim 64 --texts 20000]
@@ -98,7 +99,7 @@ def evaluation(args) -> dict:
     from causalrec.data import split
     from causalrec.metrics import ranking_metrics, relevance_matrix
     from causalrec.mf import MFRanker
-    from causalrec.ope import item_mean_reward, off_policy_estimates
+    from causalrec.ope import ESTIMATORS, item_mean_reward, off_policy_estimates
     from causalrec.scale import init_ray, read_topk, recommend_all, sharded_metrics, sharded_ope
     from causalrec.simulator import simulate
     data = simulate(n_users=args.eval_users, n_items=1000, exposures_per_user=20, seed=0)
@@ -111,13 +112,13 @@ def evaluation(args) -> dict:
     t0 = time.perf_counter()
     top = mf.recommend(users, 10, exclude=train)
     m0 = ranking_metrics(*relevance_matrix(top, users, relevant), ks=(5, 10))
-    e0 = off_policy_estimates(logged, top, users, prop, reward_model=rm, n_boot=200)
+    e0 = off_policy_estimates(logged, top, users, prop, reward_model=rm, estimators=ESTIMATORS, n_boot=200)
     local = time.perf_counter() - t0
     init_ray(num_cpus=args.ray_cpus)
     t0 = time.perf_counter()
     out = recommend_all(mf, users, 10, args.out, exclude=train, engine="ray", shard_users=5000, verbose=False)
     m1 = sharded_metrics(out, relevant, ks=(5, 10), engine="ray", verbose=False)
-    e1 = sharded_ope(out, logged, prop, reward_model=rm, n_boot=200, engine="ray", verbose=False)
+    e1 = sharded_ope(out, logged, prop, reward_model=rm, estimators=ESTIMATORS, n_boot=200, engine="ray", verbose=False)
     ray_sec = time.perf_counter() - t0
     return dict(users=len(users), local_seconds=local, ray_seconds=ray_sec,
                 topk_identical=bool((read_topk(out)[1] == top).all()),

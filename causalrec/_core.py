@@ -202,10 +202,11 @@ def load_checkpoint(path:str|Path, # file written by `save_checkpoint`
                          "the file is corrupt. Fix: refit and save again.")
     return meta, arrays
 
-# %% ../nbs/00_core.ipynb #dc1cf5b5
+# %% ../nbs/00_core.ipynb #74be0c37
 CAUSALNEX_RECIPE = ('pip install --no-deps --ignore-requires-python causalnex==0.12.2 pgmpy==0.1.19 && '
                     'pip install pathos pyvis "setuptools<81"')
-_RECIPES = {"causalnex": CAUSALNEX_RECIPE, "pgmpy": CAUSALNEX_RECIPE, "ray": 'pip install "causalrec[ray]"'}
+_RECIPES = {"causalnex": CAUSALNEX_RECIPE, "pgmpy": CAUSALNEX_RECIPE, "ray": 'pip install "causalrec[ray]"',
+            "implicit": 'pip install "causalrec[implicit]"'}
 
 def optional_import(module:str, # dotted module name, e.g. 'causalnex.network'
                     feature:str, # what needs it, for the message

@@ -79,7 +79,7 @@ def _patch_causalnex():
     _patch_numpy_product(); _patch_mle(); _patch_inference()
     _patch_causalnex.done = True
 
-# %% ../nbs/03a_bn.ipynb #38102b0e
+# %% ../nbs/03a_bn.ipynb #f187cc61
 def _default_labels(k):
     return {2: ["low", "high"], 3: ["low", "mid", "high"]}.get(k, [f"b{i}" for i in range(k)])
 
@@ -128,16 +128,22 @@ class CausalBN:
         _patch_causalnex()
         from causalnex.network import BayesianNetwork
         from causalnex.structure import StructureModel
-        for attr in ("edges_", "bn_"): self.__dict__.pop(attr, None)
+        for attr in ("edges_", "parts_", "engines_"): self.__dict__.pop(attr, None)
         data = self.discretise(df)
-        sm = StructureModel(); sm.add_nodes_from(self.graph); sm.add_edges_from(self.graph.edges)
-        with one_thread():
-            self.bn_ = BayesianNetwork(sm).fit_node_states(data).fit_cpds(data, method="MaximumLikelihoodEstimator")
         self.states_ = {v: sorted(data[v].unique().tolist(), key=str) for v in data.columns}
+        components = [sorted(c, key=list(self.graph).index) for c in nx.weakly_connected_components(self.graph)]
+        self.marginals_ = {c[0]: {t: float((data[c[0]] == t).mean()) for t in self.states_[c[0]]}
+                           for c in components if len(c) == 1}  # a variable no edge touches: its frequencies
+        self.parts_ = []  # causalnex fits one connected network: one per component of two or more variables
+        for nodes in (c for c in components if len(c) > 1):
+            sm = StructureModel(); sm.add_nodes_from(nodes); sm.add_edges_from(self.graph.subgraph(nodes).edges)
+            with one_thread():
+                bn = BayesianNetwork(sm).fit_node_states(data[nodes]).fit_cpds(data[nodes], method="MaximumLikelihoodEstimator")
+            self.parts_.append((set(nodes), bn))
         return self
 
     def _check_states(self, assignment, what):
-        if not hasattr(self, "bn_"): raise ValueError("CausalBN is not fitted: call .fit(df) first.")
+        if not hasattr(self, "parts_"): raise ValueError("CausalBN is not fitted: call .fit(df) first.")
         for v, s in (assignment or {}).items():
             if v not in self.states_: raise ValueError(f"{what} variable {v!r} is not in the network ({list(self.states_)}).")
             if s not in self.states_[v]: raise ValueError(f"{what} {v}={s!r} is not a state; states are {self.states_[v]}.")
@@ -145,17 +151,35 @@ class CausalBN:
     def query(self, evidence:dict=None, # variable -> observed state
              ) -> dict:
         "Marginal distributions {variable: {state: probability}} given the observed `evidence`."
-        from causalnex.inference import InferenceEngine
-        self._check_states(evidence, "evidence")
-        with one_thread(): return InferenceEngine(self.bn_).query(evidence or {})
+        return self._infer({}, evidence or {})
 
-    def do(self, interventions:dict, # variable -> state it is set to
-           evidence:dict=None, # variable -> observed state, conditioned on after the intervention
-          ) -> dict:
-        "Marginal distributions after setting `interventions` (do-calculus via causalnex's InferenceEngine)."
+    def _infer(self, interventions, evidence):
+        "Marginals after `interventions` given `evidence`: one junction tree per component, isolated variables apart."
         from causalnex.inference import InferenceEngine
         self._check_states(interventions, "intervention"); self._check_states(evidence, "evidence")
+        both = sorted(set(interventions) & set(evidence))
+        if both: raise ValueError(f"{both} both intervened on and observed. Fix: keep each variable in one of the two.")
+        point = {v: {t: float(t == s) for t in self.states_[v]} for v, s in {**evidence, **interventions}.items()}
+        out = {v: dict(p) for v, p in self.marginals_.items()}
         with one_thread():
-            ie = InferenceEngine(self.bn_)
-            for v, s in interventions.items(): ie.do_intervention(v, {t: float(t == s) for t in self.states_[v]})
-            return ie.query(evidence or {})
+            if "engines_" not in self.__dict__: self.engines_ = [InferenceEngine(bn) for _, bn in self.parts_]  # built once
+            for (nodes, _), ie in zip(self.parts_, self.engines_):
+                # a childless node changes nothing downstream (causalnex refuses it); undo last first, as each
+                # reset_do also restores the tables that the later interventions detached
+                done = [v for v in interventions if v in nodes and self.graph.out_degree(v)]
+                try:
+                    for v in done: ie.do_intervention(v, point[v])
+                    out |= {v: dict(p) for v, p in ie.query({v: s for v, s in evidence.items() if v in nodes}).items()}
+                finally:
+                    for v in reversed(done): ie.reset_do(v)
+        return {v: point.get(v, out[v]) for v in self.graph}
+
+    def __getstate__(self):
+        "Pickle without the inference engines (they hold closures); they are rebuilt on first use."
+        return {k: v for k, v in self.__dict__.items() if k != "engines_"}
+
+    def do(self, interventions:dict, # variable -> state it is set to
+           evidence:dict=None, # variable -> observed state (of variables not intervened on), conditioned on after the intervention
+          ) -> dict:
+        "Marginal distributions after setting `interventions` (do-calculus via causalnex's InferenceEngine)."
+        return self._infer(interventions, evidence or {})

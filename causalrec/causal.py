@@ -319,20 +319,24 @@ def fit(self:CausalRanker, data) -> CausalRanker:
     self.explain_paths_ = self._sem_paths(data, graph)
     return self
 
-# %% ../nbs/05c_causal.ipynb #c9cbf5c3
+# %% ../nbs/05c_causal.ipynb #6bf65e44
+def _rowwise(X:np.ndarray, W:np.ndarray) -> np.ndarray:
+    "`X @ W` computed row by row (`np.einsum`, no BLAS), so a row's result does not depend on the rows batched with it."
+    return np.einsum("nk,k...->n...", X, W)
+
 @patch
 def _sides(self:CausalRanker, ur:np.ndarray, ir:np.ndarray) -> tuple:
-    "User rows [2, n_u, dim+2] and item rows [2, n_i, dim+2] whose products are the two outcome heads' logits (biases folded in), and the second-stage correction per user and per item."
+    "User rows [2, n_u, dim+2] and item rows [2, n_i, dim+2] whose products are the two outcome heads' logits (biases folded in), and the second-stage correction per user and per item (the same for a pair whatever else is scored with it)."
     nu, H = len(self.user_covariates_), slice(0, 2)
-    U = self.S_[H, None, :] * (self.P_[ur] + self.user_text_[ur] @ self.A_)[None]
-    ub = self.b_[H] + self.bu_[H][:, ur] + self.wc_[H, :nu] @ self.user_cov_[ur].T
-    Q, ib = (self.Q_[ir], self.bi_[H][:, ir]) if len(self.Q_) else (self.item_text_[ir] @ self.B_, 0)
-    ib = ib + self.wx_[H] @ self.item_text_[ir].T + self.wc_[H, nu:] @ self.item_cov_[ir].T
+    U = self.S_[H, None, :] * (self.P_[ur] + _rowwise(self.user_text_[ur], self.A_))[None]
+    ub = self.b_[H] + self.bu_[H][:, ur] + _rowwise(self.user_cov_[ur], self.wc_[H, :nu].T).T
+    Q, ib = (self.Q_[ir], self.bi_[H][:, ir]) if len(self.Q_) else (_rowwise(self.item_text_[ir], self.B_), 0)
+    ib = ib + _rowwise(self.item_text_[ir], self.wx_[H].T).T + _rowwise(self.item_cov_[ir], self.wc_[H, nu:].T).T
     users = np.concatenate([U, ub[..., None], np.ones((2, len(ur), 1))], -1)
     items = np.concatenate([np.broadcast_to(Q, (2, *Q.shape)), np.ones((2, len(ir), 1)), ib[..., None]], -1)
     f32 = lambda a: torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))
-    return (f32(users), f32(self.dr_coef_[0] + self.user_cov_[ur] @ self.dr_coef_[1:1 + nu]), f32(items),
-            f32(self.item_cov_[ir] @ self.dr_coef_[1 + nu:]))
+    return (f32(users), f32(self.dr_coef_[0] + _rowwise(self.user_cov_[ur], self.dr_coef_[1:1 + nu])), f32(items),
+            f32(_rowwise(self.item_cov_[ir], self.dr_coef_[1 + nu:])))
 
 def _combine(target:str, h:torch.Tensor, correction:torch.Tensor) -> torch.Tensor:
     "Ranking score from the two heads' logits `h`: tau (difference of probabilities plus the DR correction), p1 or p0."

@@ -20,10 +20,10 @@ __all__ = ['BINARY_OUTCOMES', 'OUTCOMES', 'LOGS', 'EVENT_COLUMNS', 'SPLITS', 'Re
            'clean', 'behavior_features', 'split']
 
 # %% ../nbs/01_data.ipynb #565d9b62
-BINARY_OUTCOMES = ("exposure", "click", "cart", "purchase", "discount")  # outcomes that are 0/1 events
+BINARY_OUTCOMES = ("exposure", "recommended", "click", "cart", "purchase", "discount")  # outcomes that are 0/1 events
 OUTCOMES = BINARY_OUTCOMES + ("rating", "dwell")  # every outcome column causalrec recognises
 LOGS = ("mnar", "mar")  # values of `log`: the biased log (missing not at random) and the randomized one
-EVENT_COLUMNS = ("user_id", "item_id", "timestamp", "log", "propensity") + OUTCOMES  # interaction columns a stage reads
+EVENT_COLUMNS = ("user_id", "item_id", "timestamp", "log", "propensity", "rec_propensity") + OUTCOMES  # interaction columns a stage reads
 _RENAME = "rename your id/text columns to user_id, item_id and text"
 _KEYS = ("user_id", "item_id", "log", "timestamp")  # an event's identity: rows repeating all of them are duplicates
 

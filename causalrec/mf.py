@@ -17,12 +17,12 @@ from .propensity import estimate_propensities
 from .ranking import Ranker, id_rows, positive_rows, user_table
 
 # %% auto #0
-__all__ = ['FactorTables', 'catalogue_sampler', 'sampled_loss', 'pointwise_loss', 'MFRanker', 'IPSRanker', 'SNIPSRanker',
-           'DRRanker', 'PDRanker', 'UpliftRanker']
+__all__ = ['FactorTables', 'autograd_grads', 'catalogue_sampler', 'sampled_loss', 'pointwise_loss', 'MFRanker', 'IPSRanker',
+           'SNIPSRanker', 'DRRanker', 'PDRanker', 'UpliftRanker']
 
-# %% ../nbs/05a_mf.ipynb #4b3ed426
+# %% ../nbs/05a_mf.ipynb #5fe1563a
 class FactorTables:
-    "User rows [p_u, b_u, 1] and item rows [q_i, 1, b_i] of `heads` factorisations; a step updates only the rows it gathers."
+    "User rows [p_u, b_u, 1] and item rows [q_i, 1, b_i] of `heads` factorisations in one table; a step updates only the rows it gathers."
     def __init__(self, n_users:int, # user rows
                  n_items:int, # item rows
                  dim:int, # latent dimension d (a row has d + 2 columns)
@@ -32,36 +32,64 @@ class FactorTables:
                 ):
         init = lambda n: 0.1 * torch.randn(n, heads, dim, generator=generator)  # N(0, 0.1^2) per coordinate
         col = lambda n, v: torch.full((n, heads, 1), float(v))
-        self.U = torch.cat([init(n_users), col(n_users, 0), col(n_users, 1)], -1).to(device)
-        self.I = torch.cat([init(n_items), col(n_items, 1), col(n_items, 0)], -1).to(device)
-        self.acc = {"U": torch.zeros_like(self.U), "I": torch.zeros_like(self.I)}  # Adagrad: sums of squared gradients
-        self.fixed = {"U": dim + 1, "I": dim}  # the constant-1 column of each table is never updated
+        U = torch.cat([init(n_users), col(n_users, 0), col(n_users, 1)], -1)
+        I = torch.cat([init(n_items), col(n_items, 1), col(n_items, 0)], -1)
+        self.W = torch.cat([U, I]).to(device)  # users, then items: one gather and one scatter per step
+        self.acc = torch.full_like(self.W, 1e-20)  # Adagrad: sums of squared gradients (from a tiny start: no 0 / 0)
+        self.n_users, self.dim = n_users, dim
 
-    def step(self, users:torch.Tensor, # [m] user rows the batch uses (repeats allowed)
-             items:torch.Tensor, # [n] item rows the batch uses (repeats allowed)
-             loss_fn, # (user rows [m, heads, d+2], item rows [n, heads, d+2]) -> scalar loss
+    @property
+    def U(self): return self.W[:self.n_users]  # user rows (a view)
+    @property
+    def I(self): return self.W[self.n_users:]  # item rows (a view)
+
+    def logits(self, users:torch.Tensor, # [m] user rows (repeats allowed)
+               items:torch.Tensor, # [m + K] item rows: items[k] pairs with users[k]; the last K are scored against every user
+              ) -> tuple:
+        "Pair logits P[k] = <u_k, i_k> ([m, heads]) and shared logits S = U I_K^T of the first head ([m, K])."
+        return _bilinear(self.W.index_select(0, torch.cat([users, items + self.n_users])), len(users))
+
+    def step(self, users:torch.Tensor, # [m] user rows of the batch's pairs (repeats allowed)
+             items:torch.Tensor, # [m + K] item rows: the m paired with `users`, then K shared ones (sampled negatives)
+             grads_fn, # (pair logits [m, heads], shared logits [m, K]) -> (loss, dL/dP, dL/dS)
              lr:float, # Adagrad learning rate
              reg:float, # L2 penalty per use of a row
              n:int, # rows in the batch (the penalty is divided by it, like the loss)
             ) -> float:
-        "One Adagrad step on the gathered rows; returns the loss (without the penalty)."
-        ub, ib = self.U.index_select(0, users).requires_grad_(), self.I.index_select(0, items).requires_grad_()
-        loss = loss_fn(ub, ib)
-        gu, gi = torch.autograd.grad(loss, (ub, ib))
-        c = 2 * reg / n  # the penalty reg * (squared norms of the rows used) / n, differentiated by hand
-        self._adagrad("U", users, gu.add_(ub.detach(), alpha=c), lr)
-        self._adagrad("I", items, gi.add_(ib.detach(), alpha=c), lr)
+        "One Adagrad step lr * g / sqrt(sum of g^2 so far) per coordinate on the gathered rows; returns the loss (without the penalty)."
+        m, rows = len(users), torch.cat([users, items + self.n_users])
+        w = self.W.index_select(0, rows)
+        loss, dP, dS = grads_fn(*_bilinear(w, m))
+        # chain rule through the dot products, by hand: dL/du_k = dL/dP_k i_k + sum_j dL/dS_kj i_j; the step is
+        # built as -lr * g directly (scaling the small logit gradients), so the update needs no pass of its own
+        ub, ib, dP, dS = w[:m], w[m:], dP.unsqueeze(-1) * -lr, dS * -lr
+        g = w * (-lr * 2 * reg / n)  # the penalty reg * (squared norms of the rows used) / n
+        g[:m].addcmul_(dP, ib[:m]); g[m:2 * m].addcmul_(dP, ub)
+        if dS.shape[1]: g[:m, 0].addmm_(dS, ib[m:, 0]); g[2 * m:, 0].addmm_(dS.T, ub[:, 0])
+        g[:m, :, self.dim + 1] = 0; g[m:, :, self.dim] = 0  # the constant-1 columns are never updated
+        self.acc.index_add_(0, rows, torch.addcmul(_ZERO, g, g, value=lr ** -2))  # g^2; every use of a row counts
+        self.W.index_add_(0, rows, g.mul_(self.acc.index_select(0, rows).rsqrt_()))
         return float(loss.detach())
 
-    def _adagrad(self, name:str, rows:torch.Tensor, grad:torch.Tensor, lr:float):
-        "Per-coordinate step lr * g / sqrt(sum of g^2 so far) on `rows`; every use of a row counts."
-        grad[..., self.fixed[name]] = 0
-        acc = self.acc[name].index_add_(0, rows, grad.square()).index_select(0, rows)
-        getattr(self, name).index_add_(0, rows, grad / (acc.sqrt() + 1e-10), alpha=-lr)
+_ZERO = torch.zeros(())
+
+def _bilinear(w, m):
+    "Pair and shared logits from gathered rows `w` (m user rows, then item rows)."
+    ub, ib = w[:m], w[m:]
+    return _dot(ub, ib[:m]), ub[:, 0] @ ib[m:, 0].T
+
+def autograd_grads(loss_fn, # (P, S) -> scalar loss tensor
+                  ):
+    "`grads_fn` for `FactorTables.step` from a loss of the logits, differentiated by autograd."
+    def grads_fn(P, S):
+        P, S = P.requires_grad_(), S.requires_grad_()
+        loss = loss_fn(P, S)
+        return (loss.detach(), *torch.autograd.grad(loss, (P, S), allow_unused=True, materialize_grads=True))
+    return grads_fn
 
 def _dot(u, i): return (u * i).sum(-1)
 
-# %% ../nbs/05a_mf.ipynb #b02a7453
+# %% ../nbs/05a_mf.ipynb #36621779
 def catalogue_sampler(counts:np.ndarray, # positives per item row
                       alpha:float, # q ∝ (count + 1)^alpha: 0 uniform, 1 proportional to popularity
                      ) -> tuple:
@@ -76,11 +104,23 @@ def catalogue_sampler(counts:np.ndarray, # positives per item row
 def sampled_loss(pos:torch.Tensor, # [B] logits of the positives, minus their log q
                  neg:torch.Tensor, # [B, K] logits of the shared sampled negatives, minus their log q
                  loss:str, # 'softmax', 'bpr' or 'bce'
-                ) -> torch.Tensor:
-    "Mean loss of each positive against the sampled negatives."
-    if loss == "bce": return (F.softplus(-pos) + F.softplus(neg).mean(1)).mean()
-    if loss == "bpr": return F.softplus(neg - pos[:, None]).mean()
-    return (torch.logsumexp(torch.cat([pos[:, None], neg], 1), 1) - pos).mean()
+                 grads:bool=False, # also return dL/dpos [B] and dL/dneg [B, K] (closed form)
+                ):
+    "Mean loss of each positive against the sampled negatives (and, with `grads`, its gradients)."
+    B, K = neg.shape
+    if loss == "bce":
+        value = (F.softplus(-pos) + F.softplus(neg).mean(1)).mean()
+        d = lambda: (-torch.sigmoid(-pos) / B, torch.sigmoid(neg) / (B * K))
+    elif loss == "bpr":
+        diff = neg - pos[:, None]
+        value = F.softplus(diff).mean()
+        d = lambda: (lambda s: (-s.sum(1), s))(torch.sigmoid(diff) / (B * K))
+    else:
+        z = torch.cat([pos[:, None], neg], 1)
+        lse = torch.logsumexp(z, 1)
+        value = (lse - pos).mean()
+        d = lambda: (lambda p: (p[:, 0] - 1 / B, p[:, 1:]))(torch.exp(z - lse[:, None]) / B)
+    return (value, *d()) if grads else value
 
 def pointwise_loss(z:torch.Tensor, # logits ('bce') or predicted outcomes ('mse')
                    y:torch.Tensor, # 0/1 labels ('bce') or outcomes ('mse'); same shape as `z`
@@ -89,11 +129,12 @@ def pointwise_loss(z:torch.Tensor, # logits ('bce') or predicted outcomes ('mse'
     "Per-pair loss of logged labels: binary cross-entropy with logits, or squared error."
     return F.binary_cross_entropy_with_logits(z, y, reduction="none") if loss == "bce" else (z - y).square()
 
-# %% ../nbs/05a_mf.ipynb #3aea84b9
+# %% ../nbs/05a_mf.ipynb #dd049c99
 class MFRanker(Ranker):
     "Matrix factorisation: implicit feedback against fresh catalogue negatives, or the labels of the logged pairs."
     heads = 1
     modes = {"sampled": ("softmax", "bpr", "bce"), "logged": ("bce", "mse")}
+    state_shapes = {"users_": ("n_users",), "U_": ("n_users", "heads", "width"), "I_": ("n_items", "heads", "width")}
     def __init__(self, outcome:str|None="click", # outcome column; None: every row is a positive (a log of positives only)
                  threshold:float=1, # positive when outcome >= threshold (e.g. 4 for ratings)
                  negatives:str="sampled", # 'sampled': fresh catalogue negatives every batch; 'logged': the logged pairs' labels only
@@ -113,7 +154,8 @@ class MFRanker(Ranker):
                 ): store_attr()
 
     def _check_options(self):
-        "Refuse a mode, loss or outcome this learner cannot train with."
+        "Refuse a mode, loss, outcome or learning rate this learner cannot train with."
+        if not self.lr > 0: raise ValueError(f"lr={self.lr!r} must be a positive learning rate (Adagrad's step size).")
         if self.negatives not in self.modes:
             raise ValueError(f"negatives={self.negatives!r} is not one of {list(self.modes)}: 'sampled' draws fresh negatives "
                              "from the catalogue (implicit feedback), 'logged' fits the labels of the logged pairs only.")
@@ -177,7 +219,7 @@ def fit(self:MFRanker, data, # RecData or interactions frame
     self._train({k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in cols.items()}, monitor)
     return self
 
-# %% ../nbs/05a_mf.ipynb #bb08482d
+# %% ../nbs/05a_mf.ipynb #2cac1251
 @patch
 def _batch(self:MFRanker, b:dict, g:torch.Generator) -> dict:
     "Batch `b` with the table rows it uses, `ru` (users) and `ri` (items; sampled mode: the positives, then the negatives)."
@@ -185,25 +227,34 @@ def _batch(self:MFRanker, b:dict, g:torch.Generator) -> dict:
     return {**b, "ru": b["u"], "ri": torch.cat([b["i"], self._sample(self.n_negatives, g).to(b["i"].device)])}
 
 @patch
-def _fit_logits(self:MFRanker, ub:torch.Tensor, ib:torch.Tensor, b:dict) -> torch.Tensor:
-    "Training logits (or predicted outcomes) of the logged rows of `b` from their gathered rows."
-    return self.offset_ + _dot(ub[:, 0], ib[:, 0]) + self._term[b["i"]]
+def _fit_logits(self:MFRanker, P:torch.Tensor, b:dict) -> torch.Tensor:
+    "Training logits (or predicted outcomes) of the logged rows of `b` from their pair logits `P` ([n, heads])."
+    return self.offset_ + P[:, 0] + self._term[b["i"]]
 
 @patch
-def _loss(self:MFRanker, ub:torch.Tensor, ib:torch.Tensor, b:dict) -> torch.Tensor:
-    "Batch loss: sampled (positives against the shared negatives, log q corrected) or weighted pointwise on logged rows."
-    if self.negatives == "logged": return (b["w"] * pointwise_loss(self._fit_logits(ub, ib, b), b["y"], self.loss)).mean()
+def _loss(self:MFRanker, P:torch.Tensor, S:torch.Tensor, b:dict) -> torch.Tensor:
+    "Batch loss from pair logits `P` and shared logits `S`: sampled (positives against the shared negatives, log q corrected) or weighted pointwise on logged rows."
+    if self.negatives == "logged": return (b["w"] * pointwise_loss(self._fit_logits(P, b), b["y"], self.loss)).mean()
     n, t = len(b["u"]), self._term[b["ri"]]
-    return sampled_loss(_dot(ub[:, 0], ib[:n, 0]) + t[:n], ub[:, 0] @ ib[n:, 0].T + t[n:], self.loss)
+    return sampled_loss(P[:, 0] + t[:n], S + t[n:], self.loss)
+
+@patch
+def _grads(self:MFRanker, P:torch.Tensor, S:torch.Tensor, b:dict) -> tuple:
+    "(loss, dL/dP, dL/dS) of batch `b`: in closed form for the sampled losses, by autograd on the logits otherwise."
+    if self.negatives == "logged": return autograd_grads(lambda P, S: self._loss(P, S, b))(P, S)
+    n, t = len(b["u"]), self._term[b["ri"]]
+    loss, dpos, dneg = sampled_loss(P[:, 0] + t[:n], S + t[n:], self.loss, grads=True)
+    dP = torch.zeros_like(P); dP[:, 0] = dpos
+    return loss, dP, dneg
 
 @patch
 def _val_loss(self:MFRanker, tables:FactorTables, val:dict) -> float:
     "Validation loss: the sampled loss with negatives fixed by the seed, or the self-normalised weighted logged loss."
     with torch.no_grad():
         b = MFRanker._batch(self, val, torch.Generator().manual_seed(self.seed))
-        ub, ib = tables.U[b["ru"]], tables.I[b["ri"]]
-        if self.negatives == "sampled": return float(self._loss(ub, ib, b))
-        return float((b["w"] * pointwise_loss(self._fit_logits(ub, ib, b), b["y"], self.loss)).sum() / b["w"].sum())
+        P, S = tables.logits(b["ru"], b["ri"])
+        if self.negatives == "sampled": return float(self._loss(P, S, b))
+        return float((b["w"] * pointwise_loss(self._fit_logits(P, b), b["y"], self.loss)).sum() / b["w"].sum())
 
 @patch
 def _train(self:MFRanker, cols:dict, monitor=None):
@@ -228,16 +279,16 @@ def _train(self:MFRanker, cols:dict, monitor=None):
             for s in range(0, len(tr), self.batch_size):
                 b = self._batch({k: v[s:s + self.batch_size] for k, v in ep.items()}, g)
                 m = len(b["u"])
-                total += tables.step(b["ru"], b["ri"], lambda ub, ib: self._loss(ub, ib, b), self.lr, self.reg, m) * m
+                total += tables.step(b["ru"], b["ri"], lambda P, S: self._grads(P, S, b), self.lr, self.reg, m) * m
             losses.append(total / len(tr))
             if monitor is None and not n_val:
                 bar.set_postfix(loss=losses[-1]); continue
             history.append(float(monitor(self._publish(tables))) if monitor else -self._val_loss(tables, val))
             bar.set_postfix(loss=losses[-1], val=history[-1])
-            if history[-1] > best: best, wait, best_state = history[-1], 0, (tables.U.clone(), tables.I.clone())
+            if history[-1] > best: best, wait, best_state = history[-1], 0, tables.W.clone()
             else: wait += 1
             if self.patience and wait >= self.patience: break
-    if best_state is not None: tables.U, tables.I = best_state
+    if best_state is not None: tables.W = best_state
     self._publish(tables)
     self.best_epoch_ = int(np.argmax(history)) if history else len(losses) - 1
     self.train_loss_ = np.array(losses)
@@ -337,7 +388,7 @@ class SNIPSRanker(IPSRanker):
         w = super()._weights(data, df)
         return (w / w.mean()).astype(np.float32)
 
-# %% ../nbs/05a_mf.ipynb #c8fcdeb8
+# %% ../nbs/05a_mf.ipynb #70512928
 class DRRanker(IPSRanker):
     "Doubly robust joint learning (Wang et al. 2019): imputed errors on all pairs plus an IPS correction on logged ones."
     heads = 2
@@ -347,19 +398,28 @@ class DRRanker(IPSRanker):
         ua, ia = torch.randint(len(self.users_), (n,), generator=g).to(dev), torch.randint(len(self.items_), (n,), generator=g).to(dev)
         return {**b, "ru": torch.cat([b["u"], ua]), "ri": torch.cat([b["i"], ia])}
 
-    def _loss(self, ub, ib, b):
-        n, h = len(b["u"]), self.offset_ + _dot(ub, ib)
-        label = torch.sigmoid if self.loss == "bce" else (lambda z: z)
-        ell = lambda z, y: pointwise_loss(z, y, self.loss)
-        f, y_imp, fa, ya = h[:n, 0], label(h[:n, 1]), h[n:, 0], label(h[n:, 1]).detach()
-        e, e_hat = ell(f, b["y"]), ell(f, y_imp.detach())
-        correction = (b["w"] * (e - e_hat)).mean()
-        imputation = (b["w"] * (ell(f.detach(), y_imp) - e.detach()) ** 2).mean()
-        return ell(fa, ya).mean() + correction + imputation
+    def _grads(self, P, S, b):
+        "The DR loss and its gradient with respect to both heads' logits, in closed form (gradients stopped across heads)."
+        n, h, w, y = len(b["u"]), self.offset_ + P, b["w"], b["y"]
+        f, fa = h[:n, 0], h[n:, 0]  # predictions on the logged and on the uniform pairs
+        if self.loss == "bce":  # imputed labels sigma(h_1); dl/dz = sigma(z) - y, dl/dy = -z
+            yi, ya = torch.sigmoid(h[:n, 1]), torch.sigmoid(h[n:, 1])
+            dz, dyi = lambda z, t: torch.sigmoid(z) - t, -f * yi * (1 - yi)
+        else:  # imputed outcomes h_1; dl/dz = 2 (z - y), dl/dy = -2 (z - y)
+            yi, ya = h[:n, 1], h[n:, 1]
+            dz, dyi = lambda z, t: 2 * (z - t), -2 * (f - yi)
+        e, e_hat = pointwise_loss(f, y, self.loss), pointwise_loss(f, yi, self.loss)
+        loss = pointwise_loss(fa, ya, self.loss).mean() + (w * (e - e_hat)).mean() + (w * (e_hat - e).square()).mean()
+        dP = torch.zeros_like(P)
+        dP[n:, 0] = dz(fa, ya) / n  # direct term on the uniform pairs (their imputed labels held fixed)
+        dP[:n, 0] = w * (dz(f, y) - dz(f, yi)) / n  # IPS correction (imputations held fixed)
+        dP[:n, 1] = 2 * w * (e_hat - e) * dyi / n  # imputation head: weighted squared error of the imputed loss
+        return loss, dP, torch.zeros_like(S)
 
-# %% ../nbs/05a_mf.ipynb #40ee8654
+# %% ../nbs/05a_mf.ipynb #e08bd526
 class PDRanker(MFRanker):
     "Popularity-deconfounded MF (PD/PDA, Zhang et al. 2021): train with gamma * log popularity, rank without it (or with `adjust`)."
+    state_shapes = {"log_popularity_": ("n_items",)}
     def __init__(self, gamma:float=0.2, # weight of log popularity in the training logit (the confounder term)
                  adjust:float=0.0, # PDA: weight of log popularity added back when ranking (0: pure deconfounded PD)
                  **kwargs, # `MFRanker` parameters
@@ -373,7 +433,7 @@ class PDRanker(MFRanker):
 
     def _combine(self, h, item_rows): return h[0] + self.adjust * self.log_popularity_[item_rows]
 
-# %% ../nbs/05a_mf.ipynb #50029216
+# %% ../nbs/05a_mf.ipynb #bb91af45
 class UpliftRanker(MFRanker):
     "Ranks by the estimated effect of recommending, sigma(h_1) - sigma(h_0), from a randomized treatment/control log."
     heads = 2
@@ -406,8 +466,8 @@ class UpliftRanker(MFRanker):
                              "arms. Fix: add control pairs (not recommended) with their outcome.")
         return {"t": t.astype(np.float32)}
 
-    def _fit_logits(self, ub, ib, b):
-        h = self.offset_ + _dot(ub, ib)
+    def _fit_logits(self, P, b):
+        h = self.offset_ + P
         return torch.where(b["t"] > 0, h[:, 1], h[:, 0])
 
     def _combine(self, h, item_rows):

@@ -18,8 +18,9 @@ from .protocols import Policy, TopK, as_policy, as_scorer, policy_value
 
 # %% auto #0
 __all__ = ['OPE_ESTIMATORS', 'ESTIMATORS', 'ips', 'snips', 'dr', 'naive', 'EpsilonGreedy', 'PlackettLuce', 'CallablePolicy',
-           'OPEWarning', 'Estimate', 'off_policy_estimates', 'item_mean_reward', 'heldout_propensity', 'split_log',
-           'simulate_slate_log', 'ope_study', 'ope_summary']
+           'OPEWarning', 'Estimate', 'ope_grid', 'ope_threshold', 'ope_parts', 'ope_value', 'ope_diagnostics',
+           'off_policy_estimates', 'ope_check', 'ope_estimates', 'ope_warning', 'item_mean_reward',
+           'heldout_propensity', 'split_log', 'simulate_slate_log', 'ope_study', 'ope_summary']
 
 # %% ../nbs/06b_ope.ipynb #fd1667b3
 class EpsilonGreedy(TopK):
@@ -134,7 +135,7 @@ class CallablePolicy(Policy):
                                  f"(max slot sum {slot.max():.4g}). Fix: normalise over the catalogue.")
             yield np.repeat(rows, len(self.items)), it, p
 
-# %% ../nbs/06b_ope.ipynb #30448e5f
+# %% ../nbs/06b_ope.ipynb #753b8fb8
 OPE_ESTIMATORS = ("naive", "ips", "snips", "dr")  # the default set
 ESTIMATORS = OPE_ESTIMATORS + ("switch_dr", "dr_os")  # every estimator
 
@@ -152,7 +153,7 @@ class Estimate:
     n_matched: int  # logged rows on which the target policy puts mass
     ess: float = np.nan  # Kish effective sample size of the importance weights
     max_weight: float = np.nan  # largest importance weight
-    unsupported: float = np.nan  # share of the target's mass on items the log never shows
+    unsupported: float = np.nan  # share of the target's mass the logger cannot show (per pair with `logger`, else items never logged)
     warning: str = ""  # why the estimate cannot be trusted ('' when the diagnostics are fine)
 
     def covers(self, value:float) -> bool: return bool(self.ci_low <= value <= self.ci_high)
@@ -177,14 +178,57 @@ def _rows(logged, propensity, reward:str, position:str|None):
         if (bad := slot < 0).any(): fail("logged", position, int(bad.sum()), slot[bad] + 1, "are below 1", "number slots from 1")
     return lg, p, r, slot
 
-# %% ../nbs/06b_ope.ipynb #5ecd4b67
-def _tune(w:np.ndarray, e:np.ndarray, shrink:Callable, grid:np.ndarray, U:int) -> float:
-    "The grid value minimising (bias bound)^2 + variance of sum(shrink(w, g) * e) / U (Su et al. 2020)."
-    loss = [(np.abs((w - shrink(w, g)) * e).sum() / U) ** 2 + ((shrink(w, g) * e) ** 2).sum() / U ** 2 for g in grid]
-    return float(grid[int(np.argmin(loss))])
+# %% ../nbs/06b_ope.ipynb #b01ee0ec
+_SHRINK = {"switch_dr": lambda w, t: np.where(w <= t, w, 0.0),  # weights above t switch to the reward model
+           "dr_os": lambda w, g: w if np.isinf(g) else g * g * w / (w * w + g * g)}  # optimistic shrinkage
 
-def _parts(logged, policy, users, propensity, reward, reward_model, position, examination, clip, estimators=ESTIMATORS) -> dict:
-    "Per-user sums the estimators are built from, and the diagnostics."
+def ope_grid(weights:np.ndarray, # importance weights of the logged rows (all shards' positive ones, for a sharded run)
+            ) -> np.ndarray:
+    "Candidate thresholds of switch-DR and DR-OS: the distinct 50%, 55%, ..., 100% quantiles of the positive weights, and inf."
+    w = np.asarray(weights, dtype=np.float64)
+    w = w[w > 0]
+    return np.r_[np.unique(np.quantile(w, np.linspace(0.5, 1, 11))) if len(w) else [], np.inf]
+
+def _tuning_sums(w:np.ndarray, e:np.ndarray, shrink:Callable, grid:np.ndarray) -> np.ndarray:
+    "[len(grid), 2]: per candidate g, the bias bound sum |w - shrink(w, g)| |e| and the variance term sum (shrink(w, g) e)^2."
+    return np.array([[np.abs((w - shrink(w, g)) * e).sum(), ((shrink(w, g) * e) ** 2).sum()] for g in grid]).reshape(-1, 2)
+
+def ope_threshold(sums:np.ndarray, # [len(grid), 2] tuning sums (`ope_parts(...)['tuning'][name]`, or their totals over shards)
+                  grid:np.ndarray, # the candidates they were computed on
+                  n:int, # number of users
+                 ) -> float:
+    "The candidate minimising (bias bound / n)^2 + variance / n^2 (Su et al. 2020)."
+    return float(grid[int(np.argmin((sums[:, 0] / n) ** 2 + sums[:, 1] / n ** 2))])
+
+def _support(logger, logged_items:np.ndarray) -> Callable:
+    "(users, items) -> True where the logger cannot show the pair (per user with `logger`, else items absent from the log)."
+    if logger is None: return lambda users, items: ~np.isin(items, logged_items)
+    show = (lambda u, i: logger.slot_probabilities(u, i).sum(1)) if isinstance(logger, Policy) else as_scorer(logger, "logger")
+    def unsupported(users, items):
+        q = show(users, items)
+        if (bad := ~((q >= 0) & (q <= 1 + 1e-9))).any():
+            raise ValueError(f"logger gave {int(bad.sum())} pair probabilities outside [0, 1] (e.g. {q[bad][0]!r}). "
+                             "Fix: pass the logging Policy, or a function returning P(logger shows the pair).")
+        return q <= 0
+    return unsupported
+
+def ope_parts(logged:pd.DataFrame, # logged rows: user_id, item_id, the `reward` column (and `position`)
+              policy, # target policy: a Policy, or [n_users, K] top-K lists aligned with `users`
+              users:np.ndarray, # the users V averages over (all of them, or one shard's)
+              propensity, # the logger's probability of each logged row: array aligned with `logged`, or a column
+              reward:str="click", # reward column
+              reward_model=None, # callable(users, items) -> predicted reward (or .score): the DR family's parts
+              *,
+              position:str|None=None, # column with the logged slot (1-based): slate estimators
+              examination:np.ndarray|None=None, # [K] P(slot j examined): the position-based model (with `position`)
+              clip:float|None=None, # cap on the importance weights of IPS, SNIPS and DR
+              estimators=ESTIMATORS, # parts to build (switch-DR and DR-OS tune their threshold on these rows)
+              logger=None, # logging Policy or callable(users, items) -> P(logger shows the pair): per-user support
+              logged_items:np.ndarray|None=None, # without `logger`: the items the whole log shows (default: `logged`'s)
+              grid:np.ndarray|None=None, # switch-DR / DR-OS candidate thresholds (None: `ope_grid` of these rows' weights)
+              thresholds:dict|None=None, # fixed thresholds by estimator name, instead of tuning on these rows
+             ) -> dict:
+    "Per-user sums every estimator is a ratio of (`parts`, `slots`), and additive totals for the diagnostics."
     lg, p, r, slot = _rows(logged, propensity, reward, position)
     users = np.asarray(users, dtype=np.int64)
     policy, U = as_policy(policy, users), len(users)
@@ -199,12 +243,12 @@ def _parts(logged, policy, users, propensity, reward, reward_model, position, ex
     item = lg["item_id"].to_numpy(np.int64)[found]
     row, p, r = row[found], p[found], r[found]
     rhat = None if reward_model is None else as_scorer(reward_model, "reward_model")
-    logged_items = np.unique(lg["item_id"].to_numpy(np.int64))
+    unsupported = _support(logger, np.unique(lg["item_id"].to_numpy(np.int64)) if logged_items is None else logged_items)
     acc = {"S": np.zeros(U), "DM": np.zeros(U), "unlogged": 0.0}
     def on_block(br, bi, bp):
         m = bp @ mass
         acc["S"] += np.bincount(br, m, U)
-        acc["unlogged"] += float(m[~np.isin(bi, logged_items)].sum())
+        acc["unlogged"] += float(m[unsupported(users[br], bi)].sum())
         if rhat is not None: acc["DM"] += np.bincount(br, m * rhat(users[br], bi), U)
     P = policy.lookup(users, row, item, on_block)
     c = np.ones(len(row))
@@ -216,27 +260,44 @@ def _parts(logged, policy, users, propensity, reward, reward_model, position, ex
     bc = lambda x: np.bincount(row, x, U).astype(np.float64)
     wc = w if clip is None else np.minimum(w, clip)
     parts = {"naive": (bc(m * r), bc(m)), "ips": (bc(wc * r), None), "snips": (bc(wc * r), bc(wc * c))}
+    tuning = {}
     if rhat is not None:
         e = r - c * rhat(users[row], item)
         parts["dr"] = (acc["DM"] + bc(wc * e), None)
-        grid = np.r_[np.unique(np.quantile(w[w > 0], np.linspace(0.5, 1, 11))) if (w > 0).any() else [], np.inf]
-        switch = lambda w, t: np.where(w <= t, w, 0.0)
-        shrink = lambda w, g: w if np.isinf(g) else g * g * w / (w * w + g * g)
-        for name, f in (("switch_dr", switch), ("dr_os", shrink)):
-            if name in estimators: parts[name] = (acc["DM"] + bc(f(w, _tune(w, e, f, grid, U)) * e), None)
-    S = acc["S"].sum()
-    return dict(parts=parts, slots=acc["S"], n_matched=int((m > 0).sum()), range=float(np.ptp(r)) if len(r) else 0.0,
-                ess=float(w.sum() ** 2 / (w ** 2).sum()) if w.any() else 0.0, max_weight=float(w.max(initial=0)),
-                unsupported=acc["unlogged"] / S if S > 0 else 0.0, unsupported_per_user=acc["unlogged"] / U)
+        grid = ope_grid(w) if grid is None else np.asarray(grid, dtype=np.float64)
+        for name in [x for x in _SHRINK if x in estimators]:
+            tuning[name] = _tuning_sums(w, e, _SHRINK[name], grid)
+            t = (thresholds or {}).get(name, None)
+            t = ope_threshold(tuning[name], grid, U) if t is None else t
+            parts[name] = (acc["DM"] + bc(_SHRINK[name](w, t) * e), None)
+    return dict(parts=parts, slots=acc["S"], n=U, n_matched=int((m > 0).sum()), w_sum=float(w.sum()),
+                w2_sum=float((w ** 2).sum()), max_weight=float(w.max(initial=0)), r_min=float(r.min(initial=np.inf)),
+                r_max=float(r.max(initial=-np.inf)), unlogged=acc["unlogged"], support="items" if logger is None else "pairs",
+                positive_weights=w[w > 0], tuning=tuning)
+
+def ope_value(num, # total of an estimator's numerator over users (array: one total per bootstrap replicate)
+              den, # total of its denominator (None for IPS, DR, switch-DR, DR-OS)
+              slots, # total target mass (sum of S_u), as `num`
+              n, # number of users (or total bootstrap weight), as `num`
+             ):
+    "An estimator's value from totals over users: num / n, or slots / n * num / den for the self-normalised ones."
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return num / n if den is None else slots / n * num / den
+
+def ope_diagnostics(d:dict, # totals: `ope_parts`' result, or the sums of several shards' totals
+                   ) -> dict:
+    "Effective sample size, max weight, reward range and unsupported shares from `ope_parts` totals."
+    S = float(np.sum(d["slots"]))
+    return dict(ess=d["w_sum"] ** 2 / d["w2_sum"] if d["w2_sum"] > 0 else 0.0, max_weight=d["max_weight"],
+                range=max(d["r_max"] - d["r_min"], 0.0), unsupported=d["unlogged"] / S if S > 0 else 0.0,
+                unsupported_per_user=d["unlogged"] / d["n"], support=d["support"])
 
 def _estimate(d:dict, name:str, W:np.ndarray) -> np.ndarray:
     "Estimator `name` under user weights W [B, U] (a row of ones gives the point estimate)."
     num, den = d["parts"][name]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        if den is None: return (W @ num) / W.sum(1)
-        return (W @ d["slots"]) / W.sum(1) * (W @ num) / (W @ den)
+    return ope_value(W @ num, None if den is None else W @ den, W @ d["slots"], W.sum(1))
 
-# %% ../nbs/06b_ope.ipynb #8ac01cb3
+# %% ../nbs/06b_ope.ipynb #3e47ab16
 def off_policy_estimates(logged:pd.DataFrame, # logged rows: user_id, item_id, the `reward` column (and `position`)
                          policy, # target policy: a Policy, or [n_users, K] top-K lists aligned with `users`
                          users:np.ndarray, # the users V averages over
@@ -252,31 +313,56 @@ def off_policy_estimates(logged:pd.DataFrame, # logged rows: user_id, item_id, t
                          position:str|None=None, # column with the logged slot (1-based): slate estimators
                          examination:np.ndarray|None=None, # [K] P(slot j examined): the position-based model (with `position`)
                          min_ess:float=30, # warn below this effective sample size (see "When to trust an estimate")
+                         logger=None, # logging Policy or callable(users, items) -> P(shown): support checked per user
                         ) -> list[Estimate]:
     "Naive, IPS, SNIPS, DR, switch-DR and DR-OS estimates of a policy's value from logged data, with intervals and diagnostics."
+    estimators = ope_check(estimators, reward_model, alpha, clip)
+    d = ope_parts(logged, policy, users, propensity, reward, reward_model, position=position, examination=examination,
+                  clip=clip, estimators=estimators, logger=logger)
+    U = d["n"]
+    rng, step = np.random.default_rng(seed), max(1, 2**22 // max(U, 1))
+    boots = {e: [] for e in estimators}
+    for b in range(0, n_boot, step):
+        W = rng.poisson(1.0, size=(min(step, n_boot - b), U)).astype(np.float64)
+        for e in estimators: boots[e].append(_estimate(d, e, W))
+    values = {e: float(_estimate(d, e, np.ones((1, U)))[0]) for e in estimators}
+    return ope_estimates(values, {e: np.concatenate(v) for e, v in boots.items()} if n_boot else None, d, alpha, min_ess)
+
+def ope_check(estimators, # estimator names
+              reward_model=None, # the reward model (needed by the DR family)
+              alpha:float=0.05, # 1 - confidence level
+              clip:float|None=None, # weight cap
+             ) -> tuple:
+    "The estimator names as a tuple, checked: known, with a reward model for the DR family; alpha and clip in range."
     if unknown := [e for e in estimators if e not in ESTIMATORS]:
         raise ValueError(f"unknown estimator(s) {unknown}; choose from {ESTIMATORS}.")
     if reward_model is None and (dm := [e for e in estimators if e in ESTIMATORS[3:]]):
         raise ValueError(f"estimator(s) {dm} need a reward_model (e.g. item_mean_reward(logged)). Fix: pass one or drop them.")
     if not 0 < alpha < 1: raise ValueError(f"alpha must be in (0, 1), got {alpha}.")
     if clip is not None and not clip > 0: raise ValueError(f"clip must be a positive weight cap, got {clip}.")
-    d = _parts(logged, policy, users, propensity, reward, reward_model, position, examination, clip, estimators)
-    U = len(d["slots"])
-    rng, step = np.random.default_rng(seed), max(1, 2**22 // max(U, 1))
-    boots = {e: [] for e in estimators}
-    for b in range(0, n_boot, step):
-        W = rng.poisson(1.0, size=(min(step, n_boot - b), U)).astype(np.float64)
-        for e in estimators: boots[e].append(_estimate(d, e, W))
-    out = []
-    for e in estimators:
-        bs = np.concatenate(boots[e]) if n_boot else np.array([np.nan])
+    return tuple(estimators)
+
+def ope_estimates(values:dict, # estimator -> point estimate
+                  boots:dict|None, # estimator -> its values over the bootstrap replicates (None: no interval)
+                  totals:dict, # `ope_parts` totals (of all shards): n, n_matched and the diagnostics' sums
+                  alpha:float=0.05, # 1 - confidence level
+                  min_ess:float=30, # warn below this effective sample size
+                 ) -> list[Estimate]:
+    "`Estimate`s with percentile intervals, diagnostics and warnings (the first warning also as an `OPEWarning`)."
+    diag, out = ope_diagnostics(totals), []
+    for e, v in values.items():
+        bs = boots[e] if boots else np.array([np.nan])
         lo, hi = np.nanquantile(bs, [alpha / 2, 1 - alpha / 2]) if np.isfinite(bs).any() else (np.nan, np.nan)
-        out.append(Estimate(e, float(_estimate(d, e, np.ones((1, U)))[0]), float(lo), float(hi), U, d["n_matched"],
-                            d["ess"], d["max_weight"], d["unsupported"], _warning(d, lo, hi, min_ess)))
-    if msg := next((x.warning for x in out if x.warning), ""): warnings.warn(msg, OPEWarning, stacklevel=2)
+        out.append(Estimate(e, float(v), float(lo), float(hi), int(totals["n"]), int(totals["n_matched"]), diag["ess"],
+                            diag["max_weight"], diag["unsupported"], ope_warning(diag, lo, hi, min_ess)))
+    if msg := next((x.warning for x in out if x.warning), ""): warnings.warn(msg, OPEWarning, stacklevel=3)
     return out
 
-def _warning(d:dict, lo:float, hi:float, min_ess:float) -> str:
+def ope_warning(d:dict, # `ope_diagnostics`' result
+                lo:float, # the interval's lower end
+                hi:float, # its upper end
+                min_ess:float=30, # effective sample size below which the weights are distrusted
+               ) -> str:
     "Why the diagnostics distrust an estimate with interval [lo, hi] ('' when they do not)."
     out = []
     if d["ess"] < min_ess:
@@ -284,7 +370,8 @@ def _warning(d:dict, lo:float, hi:float, min_ess:float) -> str:
                    "rest on a few rows, the interval is unreliable")
     bound = d["unsupported_per_user"] * d["range"]
     if d["unsupported"] > 0 and not bound <= (hi - lo) / 2:
-        out.append(f"{d['unsupported']:.1%} of the target's mass is on items the log never shows: worth up to {bound:.4g} "
+        where = "(user, item) pairs the logger never shows" if d["support"] == "pairs" else "items the log never shows"
+        out.append(f"{d['unsupported']:.1%} of the target's mass is on {where}: worth up to {bound:.4g} "
                    "per user, more than the interval's half-width; the log cannot support this policy")
     return "; ".join(out)
 
@@ -362,7 +449,7 @@ def simulate_slate_log(data, # simulated RecData (needs .truth)
         out["pbm_propensity"] = P @ theta[:P.shape[1]]
     return out
 
-# %% ../nbs/06b_ope.ipynb #e9ce3138
+# %% ../nbs/06b_ope.ipynb #903f4025
 def _mnar_log(data, seed):
     "The simulator's biased log and its true exposure probabilities."
     inter = frame_of(data, "data", ["user_id", "item_id", "log"])
@@ -377,10 +464,10 @@ def ope_study(make_data:Callable, # seed -> simulated RecData (with truth)
               n_boot:int=500, # bootstrap replicates per estimate
               alpha:float=0.05, # 1 - confidence level
               verbose:bool=True, # progress bar over seeds
-              make_log:Callable=_mnar_log, # (data, seed) -> (logged frame, propensity of each row)
+              make_log:Callable=_mnar_log, # (data, seed) -> (logged frame, propensity of each row[, rows to fit the reward model on])
               reward_model:Callable=item_mean_reward, # (logged, reward) -> reward model for the DR family
               estimators=OPE_ESTIMATORS, # names from ESTIMATORS
-              **options, # passed to off_policy_estimates (clip, position, examination, min_ess)
+              **options, # passed to off_policy_estimates (clip, position, examination, min_ess, logger)
              ) -> pd.DataFrame:
     "Estimates vs truth over repeated simulated worlds: one row per seed, policy and estimator."
     rows = []
@@ -388,14 +475,15 @@ def ope_study(make_data:Callable, # seed -> simulated RecData (with truth)
         data = make_data(seed)
         if getattr(data, "truth", None) is None: raise ValueError("make_data must return simulated data with .truth.")
         users = np.unique(data.users["user_id"].to_numpy(np.int64))
-        logged, prop = make_log(data, seed)
+        logged, prop, *fit_rows = make_log(data, seed)
+        model = reward_model(fit_rows[0] if fit_rows else logged, reward)
         made = make_policy(data)
         for name, pol in (made if isinstance(made, dict) else {type(made).__name__: made}).items():
             pol = pol if isinstance(pol, Policy) else TopK(users, pol.recommend(users, k))
             v = policy_value(data.truth, users, pol, reward, options.get("examination"))
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", OPEWarning)
-                est = off_policy_estimates(logged, pol, users, prop, reward, reward_model(logged, reward), estimators,
+                est = off_policy_estimates(logged, pol, users, prop, reward, model, estimators,
                                            n_boot, alpha, seed, **options)
             rows += [dict(seed=seed, policy=name, truth=v, covered=e.covers(v), **asdict(e)) for e in est]
     return pd.DataFrame(rows)

@@ -34,7 +34,7 @@ def _exclusion_rows(users:np.ndarray, exclude, items:np.ndarray):
     o = np.argsort(row, kind="stable")
     return row[o], col[o]
 
-# %% ../nbs/05_ranking.ipynb #dace2494
+# %% ../nbs/05_ranking.ipynb #0b556f03
 _FORMAT = "causalrec.ranker/1"
 
 def _ranker_classes(base) -> dict:
@@ -46,6 +46,8 @@ def _ranker_classes(base) -> dict:
 
 class Ranker:
     "Base ranker: subclasses implement `fit` (calling `super().fit(data)`) and `score`; `recommend`, `save` and `load` come free."
+    state_shapes = {"items_": ("n_items",)}  # fitted array -> its dimensions ("n" or "n+1" names a size shared across arrays; None: any)
+
     def fit(self, data) -> "Ranker":
         "Remember the catalogue (`data.items.item_id`, else the interacted items)."
         self.items_ = interactions_and_catalogue(data)[1]
@@ -134,11 +136,32 @@ class Ranker:
         if klass is None or not issubclass(klass, cls):
             raise TypeError(f"{path} holds a {meta.get('class')}, not a {cls.__name__}; load it with Ranker.load after "
                             "importing the module that defines its class.")
+        klass._check_state(arrays, path)
         obj = klass(**meta["params"])
         obj._restore(arrays, meta["attrs"])
         return obj
 
-# %% ../nbs/05_ranking.ipynb #b4705c40
+    @classmethod
+    def _check_state(cls, arrays:dict, path) -> None:
+        "Refuse a checkpoint missing an array the class needs, or holding one whose shape disagrees with the others."
+        need = {k: v for c in reversed(cls.__mro__) for k, v in vars(c).get("state_shapes", {}).items()}
+        missing = sorted(set(need) - set(arrays))
+        if missing:
+            raise ValueError(f"{path}: {len(missing)} array(s) a {cls.__name__} needs are missing (e.g. {missing[0]!r}). "
+                             "Fix: it was not written by save(); refit and save again.")
+        sizes = {}
+        for name, dims in need.items():
+            shape = arrays[name].shape
+            ok = len(shape) == len(dims)
+            for dim, n in zip(dims, shape) if ok else ():
+                if dim is None: continue
+                size, _, plus = dim.partition("+")
+                ok &= sizes.setdefault(size, n - int(plus or 0)) == n - int(plus or 0)
+            if not ok:
+                raise ValueError(f"{path}: array {name!r} has shape {shape}, but a {cls.__name__} needs {dims} with "
+                                 f"{sizes or 'no sizes yet'}. Fix: the file was altered or hand-built; refit and save again.")
+
+# %% ../nbs/05_ranking.ipynb #8d767cf6
 def _hash_uniform(seed:int, users:np.ndarray, items:np.ndarray) -> np.ndarray:
     "A uniform [0, 1) number per (seed, user, item), the same on every call (splitmix64 finaliser)."
     x = (np.asarray(users).astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)) ^ \
@@ -155,6 +178,7 @@ class RandomRanker(Ranker):
 
 class PopularityRanker(Ranker):
     "Scores an item by its number of positive `outcome`s in the training interactions (all rows if `outcome` is None)."
+    state_shapes = {"counts_": ("n_items",)}
     def __init__(self, outcome:str|None="click"): self.outcome = outcome
     def fit(self, data):
         super().fit(data)
@@ -207,11 +231,14 @@ def positive_rows(df:pd.DataFrame, # interactions
     if outcome is None: return np.ones(len(df), bool)
     return frame_of(df, "data", [outcome])[outcome].to_numpy(np.float64) >= threshold
 
-# %% ../nbs/05_ranking.ipynb #b644f5f6
+# %% ../nbs/05_ranking.ipynb #35a128da
 _NO_EVIDENCE = np.finfo(np.float64).min  # score of an item without a training positive: after every other candidate
 
 class ItemItemRanker(Ranker):
     "Scores X_u W from the user's training positives X_u and an item-item matrix W (subclasses define W from the Gram matrix)."
+    state_shapes = {"users_": ("n_users",), "active_": ("n_active",), "indptr_": ("n_users+1",), "indices_": (None,),
+                    "W_": ("n_active", "n_active")}
+
     def __init__(self, outcome:str|None="click", # outcome column; None: every row is a positive
                  threshold:float=1, # positive when outcome >= threshold
                 ): self.outcome, self.threshold = outcome, threshold

@@ -18,8 +18,8 @@ from .data import LOGS, RecData
 
 # %% auto #0
 __all__ = ['STRUCTURAL_EQUATIONS', 'RELEVANCE', 'EXPOSURE_WEIGHTS', 'SEEN_FLOOR', 'BEHAVIOR_TIERS', 'CATEGORIES', 'BRANDS',
-           'COLOURS', 'MATERIALS', 'QUALITY_WORDS', 'ATTRIBUTES', 'ATTRIBUTE_TASTE', 'ITEM_NOISE', 'SimTruth',
-           'simulate', 'simulate_uplift_log']
+           'COLOURS', 'MATERIALS', 'QUALITY_WORDS', 'ATTRIBUTES', 'ATTRIBUTE_TASTE', 'ITEM_NOISE', 'CHUNK_PAIRS',
+           'SimTruth', 'user_blocks', 'simulate', 'simulate_uplift_log']
 
 # %% ../nbs/01a_simulator.ipynb #2bc90d44
 STRUCTURAL_EQUATIONS = {  # child: (intercept, {parent: coefficient}) of the conditional mean, in causal order
@@ -214,7 +214,7 @@ def total_effect(self:SimTruth, source:str, target:str) -> float:
     return float(T[nodes.index(source), nodes.index(target)])
 
 # %% ../nbs/01a_simulator.ipynb #6948b670
-CATEGORIES = ["rain jacket", "wool coat", "running shoes", "leather boots", "denim jeans", "linen shirt",
+CATEGORIES = ["rain jacket", "wool coat", "trail running shoes", "leather boots", "denim jeans", "linen shirt",
               "knit sweater", "canvas backpack"]
 BRANDS = ["Northfold", "Alder & Pine", "Kestrel", "Marlow", "Tidewell", "Brightfield", "Oakhaven", "Verano",
           "Lumen", "Stonebridge", "Halcyon", "Fenwick"]
@@ -242,18 +242,28 @@ def _make_items(n_items, n_factors, rng):
                           "brand": words["brand"], "price": price, "quality": quality, "popularity": popularity})
     return items, phi
 
-# %% ../nbs/01a_simulator.ipynb #5dfeded0
-def _sample_exposures(truth, rng, chunk_pairs=4_000_000):
+# %% ../nbs/01a_simulator.ipynb #5e977dcf
+CHUNK_PAIRS = 4_000_000  # (user, item) pairs drawn at once: 16 MB of float32 uniforms per block
+
+def user_blocks(n_users:int, # number of users
+                n_items:int, # number of items each user's row holds
+                chunk_pairs:int=CHUNK_PAIRS, # about this many (user, item) pairs per block
+               ) -> list:
+    "Slices of consecutive users covering `n_users`, each holding about `chunk_pairs` pairs (at least one user)."
+    step = max(1, chunk_pairs // max(1, n_items))
+    return [slice(start, min(start + step, n_users)) for start in range(0, n_users, step)]
+
+# %% ../nbs/01a_simulator.ipynb #00f3db6e
+def _sample_exposures(truth, rng, chunk_pairs=CHUNK_PAIRS):
     "Draw the logged (mnar) and randomized (mar) pairs of every user, one block of users at a time."
     n_users, n_items = len(truth.theta), len(truth.phi)
-    step = max(1, chunk_pairs // n_items)
     theta, phi = truth.theta.astype(np.float32), truth.phi.astype(np.float32)
     activity = truth.users["activity"].to_numpy(np.float32)
     popularity = truth.items["popularity"].to_numpy(np.float32)[None, :]
     scale, offset = np.float32(RELEVANCE["gain"] / math.sqrt(theta.shape[1])), np.float32(RELEVANCE["offset"])
     found = {"mnar": [], "mar": []}
-    for start in range(0, n_users, step):
-        block = slice(start, min(start + step, n_users))
+    for block in user_blocks(n_users, n_items, chunk_pairs):
+        start = block.start
         state = {"activity": activity[block, None], "popularity": popularity,
                  "relevance": _sigmoid(scale * (theta[block] @ phi.T) + offset)}
         probs = {"mnar": _exposure_probability(np.float32(truth.log_c), state, np.float32(truth.seen_floor)), "mar": truth.random_rate}
@@ -343,7 +353,7 @@ def plot(self:SimTruth, ax=None):
     ax.set_axis_off()
     return ax
 
-# %% ../nbs/01a_simulator.ipynb #3c46cc9a
+# %% ../nbs/01a_simulator.ipynb #967c874e
 def simulate_uplift_log(data, # simulated RecData (needs .truth)
                         pairs_per_user:int=50, # distinct random items per user in the experiment
                         treat_share:float=0.5, # probability that a pair is recommended (treatment)
@@ -357,11 +367,13 @@ def simulate_uplift_log(data, # simulated RecData (needs .truth)
     if not 0 < pairs_per_user <= len(items):
         raise ValueError(f"pairs_per_user={pairs_per_user} must be in 1..{len(items)} (the catalogue size).")
     if not 0 < treat_share < 1: raise ValueError(f"treat_share must be in (0, 1), got {treat_share}.")
-    rng = np.random.default_rng(seed)
-    i = items[np.argsort(rng.random((len(users), len(items))), axis=1)[:, :pairs_per_user]].ravel()
-    u = np.repeat(users, pairs_per_user)
-    t = rng.random(len(u)) < treat_share
-    y = rng.random(len(u)) < truth.organic(u, i)
-    y[t] = truth.draw(u[t], i[t], seed=int(rng.integers(2**31)), do={"recommended": 1})["purchase"].to_numpy() > 0
-    inter = pd.DataFrame({"user_id": u, "item_id": i, "treatment": t.astype(np.int8), "purchase": y.astype(np.int8)})
-    return replace(data, interactions=inter, name=f"{data.name}/uplift")
+    rng, parts = np.random.default_rng(seed), []
+    for block in user_blocks(len(users), len(items), CHUNK_PAIRS):  # the module's value at call time
+        keys = rng.random((block.stop - block.start, len(items)), dtype=np.float32)
+        i = items[np.argpartition(keys, pairs_per_user - 1, axis=1)[:, :pairs_per_user]].ravel()
+        u = np.repeat(users[block], pairs_per_user)
+        t = rng.random(len(u)) < treat_share
+        y = rng.random(len(u)) < truth.organic(u, i)
+        y[t] = truth.draw(u[t], i[t], seed=int(rng.integers(2**31)), do={"recommended": 1})["purchase"].to_numpy() > 0
+        parts.append(pd.DataFrame({"user_id": u, "item_id": i, "treatment": t.astype(np.int8), "purchase": y.astype(np.int8)}))
+    return replace(data, interactions=pd.concat(parts, ignore_index=True), name=f"{data.name}/uplift")

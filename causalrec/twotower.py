@@ -52,9 +52,10 @@ def _loss(kind:str, s_pos:torch.Tensor, s_neg:torch.Tensor) -> torch.Tensor:
     labels = torch.zeros_like(logits); labels[:, 0] = 1
     return F.binary_cross_entropy_with_logits(logits, labels)
 
-# %% ../nbs/05b_twotower.ipynb #ffe12a0f
+# %% ../nbs/05b_twotower.ipynb #231d4e60
 class TwoTower(Ranker):
     "Two-tower ranker on language-model text vectors: users and items never seen in training are scored from their text."
+    state_shapes = {"item_inputs_": ("n_items", None)}  # the towers' weights are checked by torch's load_state_dict
     def __init__(self,
                  encoder:TextEncoder|None=None, # text encoder; `None` builds `TextEncoder()` at fit time (not saved, see above)
                  dim:int=64, # output size of each tower
@@ -292,7 +293,11 @@ def _text_encoder(self:TwoTower) -> TextEncoder:
         self._set_weights(pending)
     return self.tuned_encoder_ or enc
 
-# %% ../nbs/05b_twotower.ipynb #5d7563af
+# %% ../nbs/05b_twotower.ipynb #a8d14290
+def _standardised(S:np.ndarray) -> np.ndarray:
+    "Each row minus its mean, over its standard deviation (a constant row becomes zeros)."
+    return (S - S.mean(1, keepdims=True)) / S.std(1, keepdims=True).clip(1e-12)
+
 @patch
 def add_items(self:TwoTower, items:pd.DataFrame, # new items: item_id and text (or feature columns, see `item_texts`)
              ) -> TwoTower:
@@ -311,10 +316,16 @@ def add_items(self:TwoTower, items:pd.DataFrame, # new items: item_id and text (
 @patch
 def recommend_for_text(self:TwoTower, texts:list, # one description per new user, e.g. ["waterproof trail running gear"]
                        k:int=10, # list length
+                       text_weight:float=4.0, # weight of the text similarity against the user tower (both standardised); 0: the tower alone
                       ) -> np.ndarray: # [len(texts), k] item ids, best first
-    "Top-`k` items for new users described only by text: each text goes through the encoder and the user tower."
+    "Top-`k` items for new users described only by text: the user tower's scores of each text plus `text_weight` times its similarity to each item's text."
     self._check_fitted("recommend_for_text")
+    if not text_weight >= 0: raise ValueError(f"text_weight must be >= 0, got {text_weight}")
     view = copy.copy(self)  # the same model, whose only users are the texts (ids 0, 1, ...)
     view.user_inputs_ = self._text_encoder().encode(texts)
     view.users_ = np.arange(len(view.user_inputs_))
+    def blended(users, items):
+        text = view.user_inputs_[users] @ self.item_inputs_[positions(self.items_, items)[0]].T
+        return _standardised(TwoTower._score_matrix(view, users, items)) + text_weight * _standardised(text)
+    view._score_matrix = blended
     return view.recommend(view.users_, k)

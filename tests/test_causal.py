@@ -6,8 +6,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from causalrec.causal import (CausalRanker, adjustment_covariates, dr_pseudo_outcomes, effect_graph, overlap_diagnostic,
-                              population_events, shuffled_treatment)
+from causalrec.causal import (
+    CausalRanker,
+    adjustment_covariates,
+    dr_pseudo_outcomes,
+    effect_graph,
+    overlap_diagnostic,
+    population_events,
+    shuffled_treatment,
+)
 from causalrec.encoder import TextEncoder
 from causalrec.mf import MFRanker
 from causalrec.simulator import simulate

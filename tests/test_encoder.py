@@ -72,10 +72,11 @@ def tiny(models):
     return TextEncoder(models.bert, device="cpu", verbose=False)
 
 
-def varied_texts(n=1000, seed=0):
-    "Item descriptions from the simulator plus synthetic sentences of 1-25 words, a few past the 256-token limit, and edge cases."
+def varied_texts(n=250, seed=0):
+    """n texts: item descriptions from the simulator (2 in 5), edge cases, 4 texts past the 256-token limit and
+    synthetic sentences of 1-25 words."""
     rng = np.random.default_rng(seed)
-    items = simulate(n_users=20, n_items=400, seed=seed).items.text.tolist()
+    items = simulate(n_users=20, n_items=2 * n // 5, exposures_per_user=10, seed=seed).items.text.tolist()
     special = ["", "   ", "Ünïcödé façade — naïve café ☕", "東京の冬のコート", "🧥🧣❄️", "A" * 300, "$1,299.99!!! (50% off)",
                "https://example.com/item?id=42&colour=navy", "ALL CAPS WINTER PARKA", "tab\tand\nnewline"]
     n_long = 4
@@ -90,8 +91,8 @@ def varied_texts(n=1000, seed=0):
 
 def test_same_vectors_as_sentence_transformers(minilm):
     from sentence_transformers import SentenceTransformer
-    texts = varied_texts()
-    assert len(texts) == len(set(texts)) == 1000
+    texts = varied_texts()  # every kind of text; 250 (min cosine 0.9999998), as 1,000 did (0.9999998, 4x the time)
+    assert len(texts) == len(set(texts)) == 250
     st_model = SentenceTransformer(str(MINILM), device="cpu")
     assert st_model.max_seq_length == minilm.max_length == 256
     ours = minilm.encode(texts)
@@ -102,7 +103,7 @@ def test_same_vectors_as_sentence_transformers(minilm):
 
 
 def test_deterministic_across_instances_and_batch_sizes(minilm, models):
-    texts = varied_texts(200, seed=1)[:120]
+    texts = varied_texts(300, seed=1)[:120]  # item texts only, as before
     again = TextEncoder(MINILM, device="cpu", verbose=False)
     assert np.array_equal(minilm.encode(texts), again.encode(texts))
     small_batches = TextEncoder(models.bert, device="cpu", batch_size=3, verbose=False)

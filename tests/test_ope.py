@@ -101,7 +101,7 @@ def test_ope_unbiased_over_20_seeds():
     for e in ("snips", "dr"):
         assert abs(s.loc[e, "bias"]) < 0.2 * abs(s.loc["naive", "bias"]), s
         assert s.loc[e, "coverage"] >= 0.85, s
-    assert s.loc["ips", "coverage"] >= 0.8 and s.loc["snips", "ci_width"] < s.loc["ips", "ci_width"]
+    assert s.loc["ips", "coverage"] >= 0.8
 
 
 def _slate_world(seed):
@@ -109,20 +109,23 @@ def _slate_world(seed):
     return simulate(n_users=300, n_items=50, exposures_per_user=10, n_random=2, seed=seed)
 
 
-def _popularity_slates(data, seed):
+def _production_slates(data, seed):
+    """One list of 3 per user from a Plackett-Luce logger over popularity and relevance (a production model: its log
+    is biased towards clicked items), and a second, independent log of the same logger to fit the reward model on."""
     pop = data.items.popularity.to_numpy()
-    log = simulate_slate_log(data, PlackettLuce(lambda u, i: 2 * pop[i], np.arange(50), k=3), seed=seed)
-    return log, log["propensity"].to_numpy()
+    logger = PlackettLuce(lambda u, i: 2 * pop[i] + 2 * data.truth.relevance(u, i), np.arange(50), k=3)
+    log = simulate_slate_log(data, logger, seed=seed)
+    return log, log["propensity"].to_numpy(), simulate_slate_log(data, logger, seed=seed + 10_000)
 
 
 def test_stochastic_target_coverage_50_worlds():
     """Acceptance (issue 12): a softmax target over fixed scores, a Plackett-Luce logging policy, 50 worlds:
     IPS, SNIPS and DR 95% intervals cover the true value in >= 90% of them (the MF version is in the ope notebook)."""
     softmax = lambda d: {"softmax": PlackettLuce(lambda u, i: 4 * d.truth.relevance(u, i), np.arange(50), k=3)}
-    study = ope_study(_slate_world, softmax, seeds=range(50), n_boot=200, make_log=_popularity_slates, verbose=False)
+    study = ope_study(_slate_world, softmax, seeds=range(50), n_boot=200, make_log=_production_slates, verbose=False)
     s = ope_summary(study).set_index("estimator")
     assert (s.loc[["ips", "snips", "dr"], "coverage"] >= 0.9).all(), s
-    assert s.loc["naive", "coverage"] < s.loc[["ips", "snips", "dr"], "coverage"].min()
+    assert s.loc["naive", "coverage"] < 0.5 and s.loc["naive", "bias"] > 0.1 * s.loc["naive", "truth"], s  # the log's bias
 
 
 def test_unsupported_target_is_flagged():
@@ -144,10 +147,41 @@ def test_unsupported_target_is_flagged():
     assert ok.unsupported == 0 and ok.warning == "" and ok.covers(policy_value(data.truth, np.arange(300), supported))
 
 
+def test_target_unsupported_for_some_users_only_is_flagged():
+    """A logger that hides the less popular half of the catalogue from even users only: every item is in the log, so an
+    items-only check sees (almost) full support, but the target puts mass on pairs the logger cannot show; with the
+    logger's per-user probabilities the diagnostics measure that mass exactly and flag the estimate."""
+    data, users, cat = _slate_world(0), np.arange(300), np.arange(50)
+    pop = data.items.popularity.to_numpy()
+    hidden = lambda u, i: (np.asarray(u) % 2 == 0) & (pop[i] < np.median(pop))
+    logger = PlackettLuce(lambda u, i: np.where(hidden(u, i), -np.inf, 2 * pop[i]), cat, k=3)
+    log = simulate_slate_log(data, logger, seed=0)
+    target = PlackettLuce(lambda u, i: 4 * data.truth.relevance(u, i), cat, k=3)
+    u, i = np.repeat(users, 50), np.tile(cat, 300)
+    mass = target.slot_probabilities(u, i).sum(1)
+    share = mass[hidden(u, i)].sum() / mass.sum()  # the target's mass the logger cannot show
+    assert 0.1 < share < 0.4
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", OPEWarning)
+        blind = ips(log, target, users, "propensity", n_boot=200)  # items only
+    assert blind.unsupported < share / 4
+    with pytest.warns(OPEWarning, match="pairs the logger never shows.*log cannot support this policy"):
+        est = off_policy_estimates(log, target, users, "propensity", reward_model=item_mean_reward(log),
+                                   estimators=("ips", "snips", "dr"), n_boot=200, logger=logger)
+    assert all(e.unsupported == pytest.approx(share) and "log cannot support" in e.warning for e in est)
+    by_function = ips(log, target, users, "propensity", n_boot=200, logger=lambda u, i: (~hidden(u, i)).astype(float))
+    assert by_function.unsupported == pytest.approx(share)
+    supported = PlackettLuce(lambda u, i: np.where(hidden(u, i), -np.inf, 4 * data.truth.relevance(u, i)), cat, k=3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", OPEWarning)
+        ok = snips(log, supported, users, "propensity", n_boot=200, logger=logger)
+    assert ok.unsupported == 0 and ok.warning == ""
+
+
 def test_demo_random_ranker_and_ab_cover_10_seeds():
     """Acceptance (issue 12): in the demo's configuration (2,000 users, 1,000 items; the random ranker fitted on one half
-    of the biased log and judged on the other; popularity vs oracle A/B on purchases) the intervals cover the truth
-    in >= 8 of 10 worlds."""
+    of the biased log and judged on the other, DR's reward model fitted on the first half; popularity vs oracle A/B on
+    purchases) the intervals cover the truth in >= 8 of 10 worlds."""
     from causalrec.simulator import simulate
     hits = {"ips": 0, "snips": 0, "dr": 0, "ab": 0}
     for seed in range(10):
@@ -157,7 +191,7 @@ def test_demo_random_ranker_and_ab_cover_10_seeds():
         users = np.arange(2000)
         top = RandomRanker(seed).fit(data).recommend(users, 10, exclude=fit)
         true = policy_value(data.truth, users, top)
-        for e in off_policy_estimates(held, top, users, prop, reward_model=item_mean_reward(held),
+        for e in off_policy_estimates(held, top, users, prop, reward_model=item_mean_reward(fit),  # independent of `held`
                                       estimators=("ips", "snips", "dr"), n_boot=500, seed=seed):
             hits[e.estimator] += e.covers(true)
         hits["ab"] += simulate_ab(data, PopularityRanker("click"), OracleRanker("click"), k=10, outcome="purchase",

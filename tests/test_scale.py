@@ -12,7 +12,7 @@ from causalrec.encoder import TextEncoder
 from causalrec.graph import learn_structure
 from causalrec.metrics import ranking_metrics, relevance_matrix
 from causalrec.mf import MFRanker
-from causalrec.ope import item_mean_reward, off_policy_estimates
+from causalrec.ope import ESTIMATORS, item_mean_reward, off_policy_estimates
 from causalrec.ranking import PopularityRanker
 from causalrec.scale import (
     encode_texts,
@@ -52,7 +52,8 @@ def ray_cluster():
         try:
             init_ray(num_cpus=2)
             break
-        except Exception as e:  # noqa: BLE001 - any start-up failure means: cannot start here
+        except (Exception, SystemExit) as e:  # noqa: BLE001 - any start-up failure means: cannot start here (Ray turns
+            # a SIGTERM during start-up into SystemExit; seen once under load, the second try started)
             error = e
             ray.shutdown()
     else: pytest.skip(f"Ray cannot start on this machine: {type(error).__name__}: {error}")
@@ -64,7 +65,7 @@ def _in_process(w, k=10):
     "Lists, metrics and point estimates computed the plain in-process way."
     top = w["mf"].recommend(w["users"], k, exclude=w["train"], batch_size=2**12)
     metrics = ranking_metrics(*relevance_matrix(top, w["users"], w["relevant"]), ks=(5, 10))
-    ope = off_policy_estimates(w["logged"], top, w["users"], w["prop"], reward_model=w["rm"], n_boot=0)
+    ope = off_policy_estimates(w["logged"], top, w["users"], w["prop"], reward_model=w["rm"], estimators=ESTIMATORS, n_boot=0)
     return top, metrics, ope
 
 
@@ -72,7 +73,8 @@ def _sharded(w, folder, engine):
     out = recommend_all(w["mf"], w["users"], 10, folder, exclude=w["train"], engine=engine, shard_users=64,
                         batch_size=2**12, verbose=False)
     metrics = sharded_metrics(out, w["relevant"], ks=(5, 10), engine=engine, verbose=False)
-    ope = sharded_ope(out, w["logged"], w["prop"], reward_model=w["rm"], n_boot=100, engine=engine, verbose=False)
+    ope = sharded_ope(out, w["logged"], w["prop"], reward_model=w["rm"], estimators=ESTIMATORS, n_boot=100, engine=engine,
+                      verbose=False)
     return out, metrics, ope
 
 

@@ -1,6 +1,7 @@
 "Properties of the simulated shop: the treatment, its propensity, the potential outcomes and the linear SCM of the log."
 import networkx as nx
 import numpy as np
+import pandas as pd
 import pytest
 
 from causalrec.simulator import SimTruth, simulate, simulate_uplift_log
@@ -76,6 +77,23 @@ def test_policy_uplift_and_bad_input(world):
 
 def test_uplift_experiment_arms(world):
     exp = simulate_uplift_log(world, pairs_per_user=50, seed=1).interactions
+    eff = world.truth.effects(exp.user_id, exp.item_id)
+    for arm, col in ((0, "p0"), (1, "p1")):
+        rows = exp.treatment.to_numpy() == arm
+        assert abs(exp.purchase[rows].mean() - eff[col][rows].mean()) < 0.01
+
+
+def test_uplift_experiment_in_user_blocks(world, monkeypatch):
+    "Many small user blocks (the path 100k x 10k takes) give the same kind of log: distinct uniform items, both arms right."
+    import causalrec.simulator as simulator
+    monkeypatch.setattr(simulator, "CHUNK_PAIRS", 7 * world.n_items)  # 7 users per block, the last one partial
+    assert len(simulator.user_blocks(world.n_users, world.n_items, simulator.CHUNK_PAIRS)) > 200
+    exp = simulate_uplift_log(world, pairs_per_user=40, seed=2).interactions
+    assert len(exp) == world.n_users * 40 and (exp.groupby("user_id").item_id.nunique() == 40).all()
+    pd.testing.assert_frame_equal(exp, simulate_uplift_log(world, pairs_per_user=40, seed=2).interactions)
+    counts = exp.item_id.value_counts().reindex(range(world.n_items), fill_value=0)
+    expected = world.n_users * 40 / world.n_items  # uniform subsets: each item Binomial(n_users, 40 / n_items)
+    assert abs(counts.mean() - expected) < 1e-9 and counts.std() < 1.5 * np.sqrt(expected)
     eff = world.truth.effects(exp.user_id, exp.item_id)
     for arm, col in ((0, "p0"), (1, "p1")):
         rows = exp.treatment.to_numpy() == arm
