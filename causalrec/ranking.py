@@ -34,15 +34,17 @@ def _exclusion_rows(users:np.ndarray, exclude, items:np.ndarray):
     o = np.argsort(row, kind="stable")
     return row[o], col[o]
 
-# %% ../nbs/05_ranking.ipynb #0b556f03
+# %% ../nbs/05_ranking.ipynb #2e0b05ea
 _FORMAT = "causalrec.ranker/1"
 
-def _ranker_classes(base) -> dict:
-    "All subclasses of `base` (and itself) by class name."
-    out, todo = {}, [base]
+def _ranker_class(base, name:str, module:str):
+    "The subclass of `base` (or `base`) called `name`, preferring the one defined in `module` when a name is defined twice (e.g. a class redefined in a notebook)."
+    found, todo = [], [base]
     while todo:
-        c = todo.pop(); out[c.__name__] = c; todo += c.__subclasses__()
-    return out
+        c = todo.pop()
+        if c.__name__ == name: found.append(c)
+        todo += c.__subclasses__()
+    return next((c for c in found if c.__module__ == module), found[0] if found else None)
 
 class Ranker:
     "Base ranker: subclasses implement `fit` (calling `super().fit(data)`) and `score`; `recommend`, `save` and `load` come free."
@@ -132,8 +134,8 @@ class Ranker:
         meta, arrays = load_checkpoint(path, _FORMAT)
         module = str(meta.get("module", ""))
         if module.startswith("causalrec."): importlib.import_module(module)  # only causalrec's own modules are imported
-        klass = _ranker_classes(Ranker).get(meta.get("class"))
-        if klass is None or not issubclass(klass, cls):
+        klass = _ranker_class(cls, meta.get("class"), module)
+        if klass is None:
             raise TypeError(f"{path} holds a {meta.get('class')}, not a {cls.__name__}; load it with Ranker.load after "
                             "importing the module that defines its class.")
         klass._check_state(arrays, path)
