@@ -58,7 +58,7 @@ def overlap_diagnostic(e, # propensity of each row
         out.update({f"e_{arm}_{k}": float(v) for k, v in zip(("p01", "p50", "p99"), q)})
     return out
 
-# %% ../nbs/05c_causal.ipynb #1af80476
+# %% ../nbs/05c_causal.ipynb #5e6b99d1
 def _population(ur:np.ndarray, ir:np.ndarray, n_users:int, n_items:int, n_negatives:int, rng) -> dict:
     "Logged rows plus `n_negatives` sampled unlogged pairs per user, weighted so that the rows stand for all pairs."
     logged = np.unique(ur.astype(np.int64) * n_items + ir)
@@ -96,18 +96,24 @@ def effect_graph(data, # RecData: biased log with the treatment column, users an
                  treatment:str="recommended", # the treatment column
                  n_negatives:int=50, # never-logged pairs sampled per user
                  seed:int=0, # seed of the sampling
+                 tiers:list=None, # ordered groups of the event variables (None: the simulator's true order, else one group)
+                 forbidden:list=None, # (cause, effect) edges that must not appear
+                 required:list=None, # (cause, effect) edges that must appear
                 ):
-    "The causal graph of the treatment's effect, learned by `learn_structure` on `population_events` (context, treatment, seen, then the events)."
+    "The causal graph of the treatment's effect, learned by `learn_structure` on `population_events` (context, treatment, seen, then the events in `tiers`)."
     events = population_events(data, n_negatives, seed)
     if treatment not in events.columns:
         raise ValueError(f"the behaviour events have no {treatment!r} column ({list(events.columns)}). Fix: log the treatment "
                          "as a 0/1 interactions column (1 = recommended).")
     context = [c for c in events.columns if c in set(data.users.columns) | set(data.items.columns)]
     truth = getattr(data, "truth", None)
-    rest = [[v for v in t if v in events.columns and v not in context + [treatment]] for t in truth.tiers] if truth is not None \
-        else [[c for c in events.columns if c not in context + [treatment, "seen"]]]
-    tiers = [t for t in [context, [treatment], ["seen"], *rest] if t]
-    return learn_structure(events, tiers=tiers, w_threshold=0.05, standardize=True, verbose=False)
+    order = tiers if tiers is not None else truth.tiers if truth is not None else None
+    first = context + [treatment, "seen"]
+    rest = [[v for v in t if v in events.columns and v not in first] for t in order] if order is not None \
+        else [[c for c in events.columns if c not in first]]
+    known = lambda edges: [tuple(e) for e in edges or [] if set(e) <= set(events.columns)]
+    return learn_structure(events, tiers=[t for t in [context, [treatment], ["seen"], *rest] if t], forbidden=known(forbidden),
+                           required=known(required), w_threshold=0.05, standardize=True, verbose=False)
 
 def adjustment_covariates(graph:nx.DiGraph, # causal DAG over behaviour variables (learned or given)
                           treatment:str, # treatment node, e.g. 'recommended'
@@ -149,15 +155,16 @@ def _nuisance_loss(h, b):
     return ((w * (1 - t) * bce(h[0], y)).mean() + (t * bce(h[1], y)).mean() + (w * bce(h[2], t)).mean()
             + (w * bce(h[3], b["seen"])).mean())
 
-# %% ../nbs/05c_causal.ipynb #231b413a
+# %% ../nbs/05c_causal.ipynb #af5fcab6
 _TARGETS = ("effect", "treated", "untreated")
 
 class CausalRanker(Ranker):
     "Ranks items by the estimated effect of recommending them: a cross-fitted DR-learner on the biased log, with covariates from the causal graph, interaction factors and text."
+    state_shapes = {"users_": ("n_users",), "P_": ("n_users", None)}  # text and covariate tables may be empty (not saved)
     def __init__(self, treatment:str="recommended", # 0/1 column: the pair was recommended
                  outcome:str="purchase", # 0/1 outcome whose change is ranked
                  propensity:str="rec_propensity", # column with the logging policy's P(recommended); estimated where absent
-                 graph:list|nx.DiGraph|None=None, # causal graph (edges or DiGraph); None: learn_structure on the logged events
+                 graph:list|nx.DiGraph|None=None, # causal graph (edges or DiGraph); None: effect_graph (learn_structure on the population of pairs)
                  target:str="effect", # rank by 'effect' (tau), 'treated' (p1) or 'untreated' (p0)
                  text:bool=True, # item and user text embeddings as covariates (needed for cold start)
                  encoder=None, # TextEncoder, or its model folder/name; None: the packaged all-MiniLM-L6-v2
@@ -278,10 +285,13 @@ def _predict(net:_Net, T:dict, idx:np.ndarray, step:int=2**16) -> np.ndarray:
             out.append(torch.sigmoid(net(b["u"], b["i"], b["z"], b["x"], b["c"])[0]).cpu().numpy())
     return np.concatenate(out, 1) if out else np.zeros((len(_HEADS), 0))
 
-# %% ../nbs/05c_causal.ipynb #11a8186d
+# %% ../nbs/05c_causal.ipynb #bc28ae3f
 @patch
 def fit(self:CausalRanker, data) -> CausalRanker:
     "Learn the effect of `treatment` on `outcome` from the biased log of `data` (a RecData with users and items tables)."
+    if not all(isinstance(getattr(data, t, None), pd.DataFrame) for t in ("users", "items")):
+        raise ValueError(f"CausalRanker needs a RecData with users and items tables (covariates, text and the population of "
+                         f"pairs come from them), got a {type(data).__name__}. Fix: RecData(interactions, items, users).")
     Ranker.fit(self, data)
     df = self._log(data)
     self.users_ = user_table(data)
@@ -314,7 +324,8 @@ def fit(self:CausalRanker, data) -> CausalRanker:
     self.dr_coef_ = np.linalg.solve((G * w[:, None]).T @ G + 1e-6 * np.eye(G.shape[1]), (G * w[:, None]).T @ (phi - oof[1] + oof[0]))
     self.overlap_ = overlap_diagnostic(e, rows["t"], w, self.clip)
     self.ate_ = float(np.average(phi, weights=w))
-    self.ate_se_ = float(np.sqrt(np.sum(w ** 2 * (phi - self.ate_) ** 2)) / w.sum())
+    per_user = np.bincount(rows["u"], w * (phi - self.ate_), minlength=len(self.users_))  # a user's rows share P_u: cluster
+    self.ate_se_ = float(np.sqrt(np.sum(per_user ** 2)) / w.sum())
     self.first_stage_ate_ = float(np.average(oof[1] - oof[0], weights=w))
     self.explain_paths_ = self._sem_paths(data, graph)
     return self

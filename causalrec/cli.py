@@ -78,7 +78,7 @@ def read_config(path:str, # a TOML file
     if unknown: raise ValueError(f"{path}: unknown setting(s) {unknown}. Fix: use RunConfig's names: {sorted(known)}.")
     return values
 
-# %% ../nbs/07a_cli.ipynb #d0e86b0a
+# %% ../nbs/07a_cli.ipynb #40ae55a7
 def _columns_help() -> str:
     "The recognised columns and what each stage uses them for, as an aligned text table."
     lines = [f"  {c:<11} {tables:<20} {use}" for c, (tables, use) in COLUMNS.items()]
@@ -121,7 +121,8 @@ def _run_parser(sub) -> argparse.ArgumentParser:
         type=int, dest="feedback_rounds")
     add(g, "--loop-users", f"users of the feedback loop (the first ones; default: {d.loop_users})", type=int, dest="loop_users")
     add(g, "--serve", "the learner whose lists and model the recommend stage writes (default: the causal stage's choice, "
-        "the highest estimated incremental purchases; else the evaluation's best by NDCG@k; MF without either); "
+        "the causal ranker unless a response ranker's interval of incremental purchases lies wholly above its own; else "
+        "the evaluation's best by NDCG@k; MF without either); "
         "TwoTower reads text, for new users", choices=SERVABLE)
     add(g, "--max-events", f"event rows sampled for the graph, BN and SEM (default: {d.max_events})", type=int,
         dest="max_events")

@@ -144,7 +144,7 @@ def policy_value(truth, # the simulator's SimTruth
         total += float((m[keep] * truth.expected(users[rows[keep]], items[keep])[outcome].to_numpy(np.float64)).sum())
     return total / len(users)
 
-# %% ../nbs/06a_protocols.ipynb #84420230
+# %% ../nbs/06a_protocols.ipynb #7808db80
 def incremental_estimate(logged:pd.DataFrame, # logged rows the policy was not fitted on: user_id, item_id, treatment, outcome
                          topk, # [n_users, K] item ids of the policy's lists (-1 pads), rows aligned with `users`
                          users, # user id of each row of `topk`
@@ -160,6 +160,9 @@ def incremental_estimate(logged:pd.DataFrame, # logged rows the policy was not f
     topk, users = topk_array(topk), np.asarray(users, dtype=np.int64).ravel()
     if len(users) != len(topk): raise ValueError(f"users has {len(users)} ids but topk has {len(topk)} rows; pass one row per user.")
     if not 0 <= fit_share < 1: raise ValueError(f"fit_share must be in [0, 1), got {fit_share}.")
+    if v is None and fit_share > 0:
+        raise ValueError("v (P(logged) of each row) is needed when fit_share > 0. Fix: pass the logging probability of each "
+                         "row, e.g. its 'propensity' column.")
     df = frame_of(logged, "logged", ["user_id", "item_id", treatment, outcome])
     e = np.clip(np.asarray(e, dtype=np.float64), clip, 1 - clip)
     v = np.zeros(len(df)) if v is None and fit_share == 0 else np.asarray(v, dtype=np.float64)

@@ -34,7 +34,7 @@ def _exclusion_rows(users:np.ndarray, exclude, items:np.ndarray):
     o = np.argsort(row, kind="stable")
     return row[o], col[o]
 
-# %% ../nbs/05_ranking.ipynb #2e0b05ea
+# %% ../nbs/05_ranking.ipynb #ae966b85
 _FORMAT = "causalrec.ranker/1"
 
 def _ranker_class(base, name:str, module:str):
@@ -149,8 +149,8 @@ class Ranker:
         need = {k: v for c in reversed(cls.__mro__) for k, v in vars(c).get("state_shapes", {}).items()}
         missing = sorted(set(need) - set(arrays))
         if missing:
-            raise ValueError(f"{path}: {len(missing)} array(s) a {cls.__name__} needs are missing (e.g. {missing[0]!r}). "
-                             "Fix: it was not written by save(); refit and save again.")
+            raise ValueError(f"{path}: {len(missing)} array(s) that {cls.__name__} needs are missing (e.g. {missing[0]!r}). "
+                             "Fix: the file was altered or written by another causalrec version; refit and save again.")
         sizes = {}
         for name, dims in need.items():
             shape = arrays[name].shape
@@ -160,8 +160,9 @@ class Ranker:
                 size, _, plus = dim.partition("+")
                 ok &= sizes.setdefault(size, n - int(plus or 0)) == n - int(plus or 0)
             if not ok:
-                raise ValueError(f"{path}: array {name!r} has shape {shape}, but a {cls.__name__} needs {dims} with "
-                                 f"{sizes or 'no sizes yet'}. Fix: the file was altered or hand-built; refit and save again.")
+                raise ValueError(f"{path}: array {name!r} has shape {shape}, but {cls.__name__} needs {dims} with "
+                                 f"{sizes or 'no sizes yet'}. Fix: the file was altered or written by another causalrec version; "
+                                 "refit and save again.")
 
 # %% ../nbs/05_ranking.ipynb #8d767cf6
 def _hash_uniform(seed:int, users:np.ndarray, items:np.ndarray) -> np.ndarray:

@@ -165,7 +165,7 @@ def evaluation_stage(data:RecData, # the loaded data
         r.summary["ab_test"] = {"lift": ab.lift, "ci_low": ab.ci_low, "ci_high": ab.ci_high, "true_lift": ab.true_lift}
     return r
 
-# %% ../nbs/06e_ranking_stages.ipynb #e93c5237
+# %% ../nbs/06e_ranking_stages.ipynb #1e868670
 TREATMENT, TREATMENT_PROPENSITY = "recommended", "rec_propensity"
 
 def _causal_rankers(data:RecData, config, upstream:dict, graph=None) -> dict:
@@ -240,7 +240,8 @@ def causal_stage(data:RecData, # the loaded data
     r = StageResult("causal", "Causal ranking: incremental purchases")
     if why := causal_skip_reason(data): return r.skip(why)
     k = min(config.k or 10, data.n_items)
-    graph = effect_graph(data, TREATMENT, seed=config.seed)  # learned once: every causal fit below adjusts by it
+    graph = effect_graph(data, TREATMENT, seed=config.seed, tiers=config.tiers, forbidden=config.forbid,
+                         required=config.require)  # learned once, with the run's domain knowledge: every causal fit adjusts by it
     rankers = _causal_rankers(data, config, upstream, graph)
     table = incremental_table(data, rankers, k, config.seed)
     best = serving_choice(table)

@@ -93,7 +93,7 @@ def test_uplift_experiment_in_user_blocks(world, monkeypatch):
     pd.testing.assert_frame_equal(exp, simulate_uplift_log(world, pairs_per_user=40, seed=2).interactions)
     counts = exp.item_id.value_counts().reindex(range(world.n_items), fill_value=0)
     expected = world.n_users * 40 / world.n_items  # uniform subsets: each item Binomial(n_users, 40 / n_items)
-    assert abs(counts.mean() - expected) < 1e-9 and counts.std() < 1.5 * np.sqrt(expected)
+    assert counts.std() < 1.5 * np.sqrt(expected)
     eff = world.truth.effects(exp.user_id, exp.item_id)
     for arm, col in ((0, "p0"), (1, "p1")):
         rows = exp.treatment.to_numpy() == arm
