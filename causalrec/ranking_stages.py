@@ -302,7 +302,7 @@ def recommend_stage(data:RecData, # the loaded data
     evaluation, causal = upstream_value(upstream, "evaluation"), upstream_value(upstream, "causal")
     name, ranker = evaluation["best"] if evaluation else ("MF", None)
     why = "the best NDCG@k in the evaluation" if evaluation else "the default"
-    if causal: name, ranker, why = causal["best"], None, "the causal stage's choice by the estimated incremental purchases (see its section)"
+    if causal: name, ranker, why = causal["best"], None, "the causal stage's choice (see its section)"
     if config.serve and config.serve != name: name, ranker, why = config.serve, None, "chosen with --serve"
     if ranker is None or not plan["randomized"]:  # without a randomized log the evaluation held out some of `train`
         candidates = {**_rankers(data, plan["label"], plan["threshold"], config, upstream, (evaluation or {}).get("mf")),
