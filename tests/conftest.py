@@ -23,3 +23,9 @@ def shared_dataset(name):
 def small_world():
     from causalrec.simulator import simulate
     return simulate(n_users=300, n_items=200, exposures_per_user=20, n_random=8, seed=0)
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    "An embedding-cache folder shared by the runs of one test module (`--cache-dir`)."
+    return str(tmp_path_factory.mktemp("embeddings"))

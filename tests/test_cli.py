@@ -27,11 +27,6 @@ def cli(*args, env=None, **kw):
 
 
 @pytest.fixture(scope="module")
-def cache(tmp_path_factory):
-    return str(tmp_path_factory.mktemp("embeddings"))
-
-
-@pytest.fixture(scope="module")
 def messy_run(tmp_path_factory, cache):
     out = tmp_path_factory.mktemp("messy") / "out"
     assert main(MESSY + ["--clean", "--tiers", " > ".join(TIERS), "--cache-dir", cache, "--out", str(out), "--quiet"]) == 0

@@ -13,11 +13,6 @@ pytestmark = pytest.mark.filterwarnings("ignore:.*clipped at 1", "ignore:pkg_res
 
 
 @pytest.fixture(scope="module")
-def cache(tmp_path_factory):
-    return str(tmp_path_factory.mktemp("embeddings"))
-
-
-@pytest.fixture(scope="module")
 def simulated_run(tmp_path_factory, cache):
     out = tmp_path_factory.mktemp("run") / "out"
     summary = run(RunConfig(n_users=400, n_items=400, max_events=4000, loop_users=200, out=str(out), cache_dir=cache,
