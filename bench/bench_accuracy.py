@@ -10,14 +10,24 @@ Protocols (stated once):
   settings are reused for the other seeds. Baseline of the ratios: popularity, same run.
 - Coat: rating >= 3 is positive; train = the 6,960 self-selected (MNAR) ratings, test = the 4,640 random (MAR) ones;
   each user's own test items are ranked (`test_items` protocol), NDCG@5 with users without a positive test item both
-  counted as 1 (the reference code's convention) and skipped, AUC over all test pairs. The debiasing learners run with
-  Coat's shipped propensities and, besides, with naive Bayes ones (Schnabel et al.: P(O=1 | Y=y) from the rating
-  distributions of the biased log and of a MAR sample); the MAR sample is one random test rating per user
-  (`holdout(test, 0.05)`, per seed). Ranking learners are scored on the full MAR test (columns without "rest"; not
-  for the learners that saw the MAR sample) and on the MAR test less that sample ("rest"); rating learners on the rest. The debiasing learners are
-  tuned per seed with `tune(validation='mnar')` on a per-user 20% of the MNAR training ratings (validation log-loss of the label,
-  inverse-propensity weighted: an unbiased estimate of the log-loss on all pairs); the MAR test is never touched before the final scoring. Rating prediction: MSE/MAE of `predict` on the MAR test, learners
-  tuned on IPS-weighted validation MSE (weighted by the learner's own propensities). Baselines of the ratios: naive MF (same run).
+  counted as 1 (the reference code's convention) and skipped, AUC over all test pairs. Propensity sources, and the data
+  each one touches:
+  * "shipped": Coat's propensities.ascii (a logistic model of the dataset's authors on user/item features; it rates
+    pairs, not ratings) — training data only. A public reimplementation of Schnabel et al.'s PropensityMF runs Coat
+    with these ('LR') and Yahoo with naive Bayes.
+  * "NB, IPS prior": `estimate_propensities(method='naive_bayes_ips')`: P(O=1 | Y=y) by naive Bayes with P(Y=y) the
+    shipped-propensity-weighted rating distribution of the training log — training data only.
+  * "NB, 5% MAR": naive Bayes with P(Y=y) from one random MAR rating per user (`holdout(test, 0.05)`, per seed):
+    Schnabel et al.'s naive Bayes protocol; it touches 5% of the test, so its learners are scored on the rest only.
+  Ranking learners are scored on the full MAR test (columns without "rest"; not for the learners that saw the MAR
+  sample) and on the MAR test less that sample ("rest"). The debiasing learners are tuned per seed with
+  `tune(validation='mnar')` on a per-user 20% of the MNAR training ratings (validation log-loss of the label, weighted
+  by the learner's own inverse propensities: an estimate of the log-loss on all pairs); the MAR test is never touched
+  before the final scoring. SNIPS normalises by the mean weight of the whole log, a constant: with Adagrad (a step
+  invariant to the loss scale) SNIPS at reg r is IPS at reg r * mean(w) (tests/test_coat.py), so it is run only with
+  the shipped propensities (mean w != 1); the naive Bayes weights average exactly 1. Rating prediction: MSE/MAE of
+  `predict` on the MAR test (full and rest), learners tuned on IPS-weighted validation MSE. Baselines of the
+  ratios: naive MF (same run).
 - fit s: wall seconds of `fit` (refit only, tuning excluded); top-10 s: `recommend` for every test user.
 Run: .venv/bin/python bench/bench_accuracy.py [--seeds 3] [--coat-seeds 5] [--only movielens|coat] [--no-twotower]
 Needs implicit==0.7.3 (the `implicit` extra, for `causalrec.implicit_ranker.ImplicitRanker`) and ../shared/data (coat, ml-latest-small).
@@ -57,7 +67,7 @@ def summary(res:pd.DataFrame, metrics:list, base:str, ratio_of:str) -> str:
     "Mean ± std per learner over seeds, and `ratio_of` as a ratio to `base`'s mean."
     g = res.groupby("learner", sort=False)[metrics]
     mean, std = g.mean(), g.std().fillna(0)
-    table = mean.map(lambda x: f"{x:.4f}") + " ± " + std.map(lambda x: f"{x:.4f}")
+    table = (mean.map(lambda x: f"{x:.4f}") + " ± " + std.map(lambda x: f"{x:.4f}")).where(mean.notna(), "—")  # — : not scored there
     table[f"{ratio_of} / {base}"] = (mean[ratio_of] / mean.loc[base, ratio_of]).round(2)
     with pd.option_context("display.width", 250, "display.max_columns", 20, "display.max_colwidth", 60):
         return table.to_string()
@@ -72,7 +82,7 @@ ML_GRIDS = {  # learner -> (class, fixed parameters, grid tuned on seed 0's vali
     "MF softmax (defaults)": (MFRanker, {**ML_POS, "verbose": False}, None, "pos"),
     "MF bpr (defaults)": (MFRanker, {**ML_POS, "loss": "bpr", "verbose": False}, None, "pos"),
     "MF bce (defaults)": (MFRanker, {**ML_POS, "loss": "bce", "verbose": False}, None, "pos"),
-    "MF softmax (tuned)": (MFRanker, {**ML_POS, "epochs": 60, "verbose": False}, {"dim": [64, 128], "reg": [0.05, 0.07]}, "pos"),
+    "MF softmax (tuned)": (MFRanker, {**ML_POS, "epochs": 60, "verbose": False}, {"dim": [64, 128], "reg": [0.3, 0.5]}, "pos"),
     "PD (defaults)": (PDRanker, {**ML_POS, "verbose": False}, None, "pos"),
     "MF logged bce (rated pairs)": (MFRanker, {**ML_POS, "negatives": "logged", "loss": "bce", "verbose": False}, None, "all"),
     "IPS (rated pairs)": (IPSRanker, {**ML_POS, "verbose": False}, None, "all"),
@@ -128,26 +138,30 @@ COAT = dict(outcome="rating", threshold=3, verbose=False)
 COAT_TUNED = {**COAT, "epochs": 100}  # an upper bound: early stopping on the validation log-loss picks the epochs
 COAT_GRID = {"reg": [0.01, 0.02, 0.03]}
 COAT_RANKING = {  # learner -> (class, fixed, grid tuned per seed on the MNAR validation log-loss (IPS-weighted), or None,
-    #                        propensities: Coat's shipped ones, or naive Bayes from one MAR rating per user)
+    #                        propensity source: see COAT_SOURCES)
     "random": (RandomRanker, {}, None, "shipped"),
     "popularity": (PopularityRanker, {"outcome": None}, None, "shipped"),
     "MF (rated pairs, naive)": (MFRanker, {**COAT_TUNED, "negatives": "logged", "loss": "bce"}, COAT_GRID, "shipped"),
     "IPS": (IPSRanker, COAT_TUNED, COAT_GRID, "shipped"),
     "SNIPS": (SNIPSRanker, COAT_TUNED, COAT_GRID, "shipped"),
     "DR": (DRRanker, COAT_TUNED, COAT_GRID, "shipped"),
-    "IPS (naive Bayes p)": (IPSRanker, COAT_TUNED, COAT_GRID, "naive_bayes"),
-    "SNIPS (naive Bayes p)": (SNIPSRanker, COAT_TUNED, COAT_GRID, "naive_bayes"),
-    "DR (naive Bayes p)": (DRRanker, COAT_TUNED, COAT_GRID, "naive_bayes"),
+    "IPS (NB, IPS prior)": (IPSRanker, COAT_TUNED, COAT_GRID, "nb_ips"),
+    "DR (NB, IPS prior)": (DRRanker, COAT_TUNED, COAT_GRID, "nb_ips"),
+    "IPS (NB, 5% MAR)": (IPSRanker, COAT_TUNED, COAT_GRID, "nb_mar"),
+    "DR (NB, 5% MAR)": (DRRanker, COAT_TUNED, COAT_GRID, "nb_mar"),
     "PD (rated pairs)": (PDRanker, {**COAT_TUNED, "negatives": "logged", "loss": "bce"}, COAT_GRID, "shipped"),
     "MF softmax (positives, defaults)": (MFRanker, COAT, None, "shipped"),
     "EASE (positives)": (EASERanker, {"outcome": "rating", "threshold": 3}, None, "shipped"),
     "implicit ALS (positives)": (ImplicitRanker, {"outcome": "rating", "threshold": 3}, None, "shipped"),
 }
-COAT_RATING = {  # learner -> (class, propensities: Coat's shipped ones, or naive Bayes from one MAR rating per user)
+COAT_RATING = {  # learner -> (class, propensity source)
     "MF (naive)": (MFRanker, "shipped"), "MF-IPS": (IPSRanker, "shipped"), "MF-SNIPS": (SNIPSRanker, "shipped"),
-    "MF-DR": (DRRanker, "shipped"), "MF-IPS (naive Bayes p)": (IPSRanker, "naive_bayes"),
-    "MF-SNIPS (naive Bayes p)": (SNIPSRanker, "naive_bayes"), "MF-DR (naive Bayes p)": (DRRanker, "naive_bayes"),
+    "MF-DR": (DRRanker, "shipped"), "MF-IPS (NB, IPS prior)": (IPSRanker, "nb_ips"), "MF-DR (NB, IPS prior)": (DRRanker, "nb_ips"),
+    "MF-IPS (NB, 5% MAR)": (IPSRanker, "nb_mar"), "MF-DR (NB, 5% MAR)": (DRRanker, "nb_mar"),
 }
+COAT_SOURCES = {"shipped": "Coat's shipped propensities (training data only)",
+                "nb_ips": "naive Bayes, P(Y) by shipped-propensity IPS on the training log (training data only)",
+                "nb_mar": "naive Bayes, P(Y) from one MAR rating per user (5% of the test; scored on the rest only)"}
 COAT_MSE = dict(outcome="rating", negatives="logged", loss="mse", batch_size=1024, epochs=100, verbose=False)
 
 
@@ -156,8 +170,9 @@ def coat(seeds:int) -> tuple:
     rank_rows, mse_rows = [], []
     for seed in range(seeds):
         test_rest, mar_sample = holdout(test, share=0.05, seed=seed)  # one MAR rating per user, only for P(Y = y)
-        nb = estimate_propensities(train, method="naive_bayes", mar=mar_sample.interactions, outcome="rating")
-        fit_on = {"shipped": train, "naive_bayes": replace(train, interactions=train.interactions.assign(propensity=nb))}
+        props = {"nb_ips": estimate_propensities(train, method="naive_bayes_ips", outcome="rating"),
+                 "nb_mar": estimate_propensities(train, method="naive_bayes", mar=mar_sample.interactions, outcome="rating")}
+        fit_on = {"shipped": train, **{k: replace(train, interactions=train.interactions.assign(propensity=p)) for k, p in props.items()}}
         for name, (cls, fixed, grid, source) in COAT_RANKING.items():
             params, chosen, data = seeded(cls, fixed, seed), {}, fit_on[source]
             if grid is not None:
@@ -167,7 +182,7 @@ def coat(seeds:int) -> tuple:
             row = {"learner": name, "seed": seed, "fit_s": fit_s, "params": str(chosen)}
             # the full MAR test (the literature's protocol) unless the learner saw the MAR sample; always the rest
             for part, te in (("", test), (" rest", test_rest)):
-                if part == "" and source == "naive_bayes": continue
+                if part == "" and source == "nb_mar": continue
                 for conv in ("one", "skip"):
                     ev = evaluate(r, data, te, protocol="test_items", ks=(5,), label="rating", threshold=3, no_positive=conv,
                                   fit=False, verbose=False).set_index("metric")["value"]
@@ -176,13 +191,15 @@ def coat(seeds:int) -> tuple:
             print(f"  seed {seed} {name:34s} auc {row.get('auc', np.nan):.4f} ndcg@5 one/skip {row.get('ndcg@5 (one)', np.nan):.4f}/"
                   f"{row.get('ndcg@5 (skip)', np.nan):.4f}; on the rest {row['auc rest']:.4f} {row['ndcg@5 (one) rest']:.4f}/"
                   f"{row['ndcg@5 (skip) rest']:.4f} {chosen}", flush=True)
-        te = test_rest.interactions
         for name, (cls, source) in COAT_RATING.items():
             tuned = tune(cls, fit_on[source], {"reg": [0.1, 0.2, 0.3]}, metric="mse", validation="mnar", seed=seed, **COAT_MSE)
-            e = tuned.ranker.predict(te["user_id"], te["item_id"]) - te["rating"].to_numpy()
-            mse_rows.append({"learner": name, "seed": seed, "mse": float(np.mean(e ** 2)), "mae": float(np.mean(np.abs(e))),
-                             "params": str(tuned.params)})
-            print(f"  seed {seed} {name:10s} MSE {mse_rows[-1]['mse']:.4f} MAE {mse_rows[-1]['mae']:.4f} {tuned.params}", flush=True)
+            row = {"learner": name, "seed": seed, "params": str(tuned.params)}
+            for part, te in (("", test.interactions), (" rest", test_rest.interactions)):
+                if part == "" and source == "nb_mar": continue
+                e = tuned.ranker.predict(te["user_id"], te["item_id"]) - te["rating"].to_numpy()
+                row[f"mse{part}"], row[f"mae{part}"] = float(np.mean(e ** 2)), float(np.mean(np.abs(e)))
+            mse_rows.append(row)
+            print(f"  seed {seed} {name:24s} MSE {row.get('mse', np.nan):.4f} (rest {row['mse rest']:.4f}) {tuned.params}", flush=True)
     return pd.DataFrame(rank_rows), pd.DataFrame(mse_rows)
 
 
@@ -201,9 +218,11 @@ if __name__ == "__main__":
             print(summary(ml, ["ndcg@10", "recall@10", "fit_s", "top10_s"], "popularity", "ndcg@10"))
         if a.only != "movielens":
             rank, mse = coat(a.coat_seeds)
-            print(f"\nCoat ranking (rating >= 3, each user's MAR test items), {a.coat_seeds} seed(s), mean ± std")
+            print("\nCoat propensity sources: " + "; ".join(f"{k} = {v}" for k, v in COAT_SOURCES.items()))
+            print(f"Coat ranking (rating >= 3, each user's MAR test items), {a.coat_seeds} seed(s), mean ± std")
             print(summary(rank, ["auc", "ndcg@5 (one)", "ndcg@5 (skip)", "auc rest", "ndcg@5 (one) rest", "ndcg@5 (skip) rest",
                                  "fit_s"], "MF (rated pairs, naive)", "auc rest"))
-            print(f"\nCoat rating prediction on the MAR test less one rating per user, {a.coat_seeds} seed(s), mean ± std (published: MF 1.202, MF-IPS 1.093)")
-            print(summary(mse, ["mse", "mae"], "MF (naive)", "mse"))
+            print(f"\nCoat rating prediction on the MAR test (full; rest = less one rating per user), {a.coat_seeds} seed(s), "
+                  "mean ± std (published: MF 1.202, MF-IPS 1.093)")
+            print(summary(mse, ["mse", "mae", "mse rest", "mae rest"], "MF (naive)", "mse rest"))
     print(f"\ntotal {time.time() - t0:.0f}s")

@@ -1,16 +1,18 @@
 """Benchmark: training cost per row of MFRanker (sampled softmax, defaults) and DRRanker (logged pairs, defaults) on the
 simulator's biased log with 10,000 items and 10,000 vs 100,000 users (~30 exposures per user: ~0.3M vs ~3M rows).
 
-Sparse row updates make the cost of a step independent of the table sizes, so the cost per training row should be flat
-in the number of users: the 10k-user run is the baseline, measured in the same process, and the ratio 100k / 10k is
+Sparse row updates make the work of a step independent of the table sizes, and tables on huge pages keep its random row
+accesses as cheap on a large table as on a small one (`causalrec.mf.table_memory`), so the cost per training row should
+be flat in the number of users: the 10k-user run is the baseline, measured in the same process, and the ratio 100k / 10k is
 printed (target: within 1.5x). MF trains on the positives (clicks) of the log, DR on every logged row. Each learner
 is fitted twice, with 0 epochs (the one-off cost: id lookups, propensities, tables) and with `--epochs` epochs (one
 torch thread); the cost per row is (second - first) / (rows x epochs), and 30 epochs take the one-off cost plus
 30 x rows x that cost (target on the 2-core machine: MF < 3 min, DR < 6 min at 100k users). CPU seconds are printed
-too: on a shared machine they are the steadier measure.
+too: on a shared machine they are the steadier measure; the load average is printed at the start and the end.
 Run: .venv/bin/python bench/bench_mf_speed.py [--epochs 2] [--users 10000 100000]
 """
 import argparse
+import os
 import time
 from dataclasses import replace
 
@@ -37,6 +39,7 @@ if __name__ == "__main__":
     ap.add_argument("--epochs", type=int, default=2)
     ap.add_argument("--users", type=int, nargs="+", default=[10_000, 100_000])
     a = ap.parse_args()
+    print("load average (1, 5, 15 min): %.1f %.1f %.1f" % os.getloadavg(), flush=True)
     res = {}
     for n in a.users:
         t = time.time()
@@ -56,3 +59,4 @@ if __name__ == "__main__":
         if (name, lo) in res and (name, hi) in res and lo != hi:
             print(f"{name}: cost per row {hi // 1000}k / {lo // 1000}k users = {res[name, hi][0] / res[name, lo][0]:.2f} wall, "
                   f"{res[name, hi][1] / res[name, lo][1]:.2f} CPU (target <= 1.5)")
+    print("load average (1, 5, 15 min): %.1f %.1f %.1f" % os.getloadavg())

@@ -8,11 +8,16 @@
    is a fresh subprocess, so its peak RSS (VmHWM) is its own. Prints users/s of both, the ratio (target >= 0.70),
    the driver's peak memory (target < 2 GB), whether the lists are identical, per-shard seconds, and the driver's peak
    memory at USERS/10 users (target: within +-20% of the peak at USERS).
-2. Encoding: TEXTS distinct item texts of the simulator's catalogue. In-process baseline: `TextEncoder().encode(texts)`,
-   once with torch's default threads and once with one thread (on a busy 2-core machine two threads run several times
-   slower than one); the ratio is taken against the faster. Ray: `encode_texts(texts, out, engine="ray")` (Ray Data,
-   one actor per CPU, one torch thread each) on the same cores; then a rerun with ADDED more texts, which must encode
-   only those. Prints texts/s of both and the ratio (target >= 0.80).
+2. Encoding: TEXTS distinct item texts of the simulator's catalogue. In-process baselines, each in a fresh process:
+   `TextEncoder().encode(texts)` with the model already loaded (the strictest baseline), once with torch's default
+   threads and once with one thread (on a busy 2-core machine two threads run several times slower than one); and
+   `encode_texts(texts, out)` (engine="local": the same function the Ray engine runs, timed cold: model load, hashing,
+   Parquet shards). Ray: `encode_texts(texts, out, engine="ray")` on a cluster of RAY_CPUS CPUs, in two layouts: the
+   default (one actor per CPU, one torch thread each) and one actor with RAY_CPUS threads (`concurrency=1`); then a
+   rerun with ADDED more texts, which must encode only those. Prints texts/s, wall and CPU seconds of each (CPU: the
+   process, or for Ray every process of the cluster: driver, raylet, workers), where the Ray time went (slowest
+   encoder start-up, seconds inside the blocks per actor, the rest: worker start, imports, scheduling, tail), and the
+   ratio of the faster Ray layout to the fastest in-process run (target >= 0.80) and to the cold `encode_texts`.
 3. Evaluation on the simulator: ranking metrics and off-policy estimates (all six estimators: switch-DR and DR-OS tune
    their thresholds over the shards in two extra passes) of an MF policy's lists, from per-shard sums on Ray against
    `ranking_metrics` / `off_policy_estimates` in process: the largest absolute difference (target <= 1e-9).
@@ -76,20 +81,45 @@ def child(args) -> dict:
         from causalrec.encoder import TextEncoder
         if args.threads: torch.set_num_threads(args.threads)
         enc = TextEncoder(verbose=False)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         enc.encode(texts[:args.texts], verbose=False)
-        return dict(seconds=time.perf_counter() - t0, threads=torch.get_num_threads(), peak_mb=peak_mb())
+        return dict(seconds=time.perf_counter() - t0, cpu=time.process_time() - c0, threads=torch.get_num_threads(),
+                    peak_mb=peak_mb(), load=os.getloadavg()[0])
+    if args.child == "encode-store":
+        import torch
+        t0, c0 = time.perf_counter(), time.process_time()
+        r = encode_texts(texts[:args.texts], args.out, verbose=False)
+        return dict(seconds=time.perf_counter() - t0, cpu=time.process_time() - c0, threads=torch.get_num_threads(),
+                    startup=r["startup"], inside=r["seconds"], load=os.getloadavg()[0])
     if args.child == "encode-ray":
         init_ray(num_cpus=args.ray_cpus)
         start = time.perf_counter() - t0
+        runs = {}
+        for name, actors in (("default", None), ("one actor", 1)):
+            c0, t0 = cluster_cpu(), time.perf_counter()
+            r = encode_texts(texts[:args.texts], f"{args.out}-{actors}", engine="ray", concurrency=actors)
+            runs[name] = dict(seconds=time.perf_counter() - t0, cpu=cluster_cpu() - c0, encoded=r["encoded"],
+                              startup=r["startup"], inside=r["seconds"], actors=actors or args.ray_cpus,
+                              threads=args.ray_cpus // (actors or args.ray_cpus), load=os.getloadavg()[0])
         t0 = time.perf_counter()
-        first = encode_texts(texts[:args.texts], args.out, engine="ray")
-        sec = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        again = encode_texts(texts, args.out, engine="ray")
-        return dict(seconds=sec, start=start, encoded=first["encoded"], rerun_seconds=time.perf_counter() - t0,
-                    rerun_texts=again["texts"], rerun_encoded=again["encoded"], peak_mb=peak_mb())
+        again = encode_texts(texts, f"{args.out}-None", engine="ray")
+        return dict(runs=runs, start=start, rerun_seconds=time.perf_counter() - t0, rerun_texts=again["texts"],
+                    rerun_encoded=again["encoded"], peak_mb=peak_mb())
     raise ValueError(args.child)
+
+
+def cluster_cpu() -> float:
+    "CPU seconds of this process and every process under it (a local Ray cluster: raylet, GCS, workers, reaped ones included)."
+    procs = {}
+    for d in Path("/proc").iterdir():
+        try: f = (d/"stat").read_text().rsplit(")", 1)[1].split() if d.name.isdigit() else None
+        except OSError: continue
+        if f: procs[int(d.name)] = (int(f[1]), sum(map(int, f[11:15])))  # ppid; utime, stime, cutime, cstime in ticks
+    tree, todo = set(), [os.getpid()]
+    while todo:
+        tree.add(pid := todo.pop())
+        todo += [c for c, (ppid, _) in procs.items() if ppid == pid and c not in tree]
+    return sum(procs[p][1] for p in tree if p in procs) / os.sysconf("SC_CLK_TCK")
 
 
 def evaluation(args) -> dict:
@@ -176,14 +206,25 @@ def main(args):
         (tmp/"texts.json").write_text(json.dumps(texts))
         print(f"\n# encoding {args.texts:,} distinct item texts, then a rerun with {args.added:,} more", flush=True)
         runs = [run_child(args, "encode-local", path=tmp/"texts.json", threads=n) for n in (0, 1)]
+        cold = run_child(args, "encode-store", path=tmp/"texts.json", out=tmp/"store-local")
         ray = run_child(args, "encode-ray", path=tmp/"texts.json", out=tmp/"store")
+        rate = lambda r: (f"{args.texts / r['seconds']:7.1f} texts/s ({r['seconds']:.1f} s wall, {r['cpu']:.1f} s CPU, "
+                          f"load {r['load']:.1f})")
         for r in runs:
-            print(f"in-process TextEncoder.encode : {args.texts / r['seconds']:7.1f} texts/s ({r['seconds']:.1f} s) with "
-                  f"{r['threads']} torch thread(s){'' if r is runs[-1] else ' (torch default)'}")
+            print(f"in-process TextEncoder.encode (model loaded) : {rate(r)} with {r['threads']} torch thread(s)"
+                  f"{'' if r is runs[-1] else ' (torch default)'}")
+        print(f"in-process encode_texts (cold, engine=local): {rate(cold)} with {cold['threads']} torch threads: model "
+              f"load {cold['startup']:.1f} s, inside the blocks {cold['inside']:.1f} s")
+        for name, r in ray["runs"].items():
+            busy = r["inside"] / r["actors"]
+            print(f"Ray Data encode_texts, {r['actors']} actor(s) x {r['threads']} thread(s) ({name}): {rate(r)}; slowest "
+                  f"encoder start-up {r['startup']:.1f} s, inside the blocks {busy:.1f} s per actor, the rest "
+                  f"{r['seconds'] - r['startup'] - busy:.1f} s (worker start, imports, scheduling, tail); {r['encoded']:,} encoded")
         loc = min(runs, key=lambda r: r["seconds"])
-        print(f"Ray Data encode_texts         : {args.texts / ray['seconds']:7.1f} texts/s ({ray['seconds']:.1f} s; cluster "
-              f"start {ray['start']:.1f} s; {ray['encoded']:,} encoded)")
-        print(f"ratio Ray / the faster in-process run: {loc['seconds'] / ray['seconds']:.2f} (target >= 0.80)")
+        best = min(ray["runs"].values(), key=lambda r: r["seconds"])
+        print(f"cluster start {ray['start']:.1f} s (excluded). Ratio of the faster Ray layout to the fastest in-process run: "
+              f"{loc['seconds'] / best['seconds']:.2f} (target >= 0.80); to the cold in-process encode_texts: "
+              f"{cold['seconds'] / best['seconds']:.2f}")
         print(f"rerun over {ray['rerun_texts']:,} texts: encoded {ray['rerun_encoded']:,} (target {args.added:,}) in "
               f"{ray['rerun_seconds']:.1f} s", flush=True)
     if "eval" in args.parts:

@@ -408,7 +408,7 @@ def _restore(self:CausalRanker, arrays:dict, attrs:dict) -> None:
     empty = {k: np.zeros(s, np.float32) for k, s in attrs.pop("empty_arrays_", {}).items()}
     Ranker._restore(self, {**arrays, **empty}, attrs)
 
-# %% ../nbs/05c_causal.ipynb #30325ed5
+# %% ../nbs/05c_causal.ipynb #652831b4
 @patch
 def _sem_paths(self:CausalRanker, data, graph:nx.DiGraph, max_rows:int=200_000) -> list:
     "Directed paths treatment -> outcome of the graph, with coefficients of a linear SEM fitted to the population events."
@@ -421,10 +421,10 @@ def _sem_paths(self:CausalRanker, data, graph:nx.DiGraph, max_rows:int=200_000) 
     on = {v for p in paths for v in p}
     model = nx.DiGraph(sub.subgraph(on | {u for v in on for u in sub.predecessors(v)}))
     rows = events.sample(max_rows, random_state=self.seed) if len(events) > max_rows else events
-    try: r = fit_sem(model, rows[list(model)], gtol=1e-3)  # 0/1 events next to minutes of dwell: a looser gradient test
+    try: r = fit_sem(model, rows[list(model)])  # fit_sem optimises in standard-deviation units: 0/1 events next to minutes of dwell are fine
     except np.linalg.LinAlgError as e:
-        warnings.warn(f"explain() will show no paths: the SEM of {sorted(model)} on {len(rows):,} population events has a "
-                      f"singular covariance ({type(e).__name__}). Fix: log more events per variable, or pass a smaller graph.")
+        warnings.warn(f"explain() will show no paths: the SEM of {sorted(model)} on {len(rows):,} population events stopped "
+                      f"at a singular implied covariance ({type(e).__name__}). Fix: log more events per variable, or pass a smaller graph.")
         return []
     return [{"path": p, "coefficients": [float(r.paths.loc[a, b]) for a, b in zip(p, p[1:])]} for p in paths]
 

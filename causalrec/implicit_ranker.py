@@ -15,7 +15,7 @@ from .ranking import Ranker, id_rows, positive_rows, user_table
 # %% auto #0
 __all__ = ['ImplicitRanker']
 
-# %% ../nbs/05d_implicit.ipynb #5cbeb67d
+# %% ../nbs/05d_implicit.ipynb #d4a2b3b8
 class ImplicitRanker(Ranker):
     "implicit's ALS or BPR, fitted on the positives of the log; score = user factors . item factors."
     state_shapes = {"users_": ("n_users",), "U_": ("n_users", None), "V_": ("n_items", None)}
@@ -54,9 +54,7 @@ class ImplicitRanker(Ranker):
         self.U_, self.V_ = np.asarray(m.user_factors, np.float32), np.asarray(m.item_factors, np.float32)
         return self
 
-    def score(self, users, # user ids
-              items, # item ids, aligned with `users`
-             ) -> np.ndarray:
+    def score(self, users, items) -> np.ndarray:
         "Scores of aligned (user, item) pairs: the dot product of their factors."
         self._check_fitted("score")
         u, i = id_rows(users, self.users_, "user", "ImplicitRanker"), id_rows(items, self.items_, "item", "ImplicitRanker")

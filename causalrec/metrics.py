@@ -13,8 +13,8 @@ from ._core import frame_of, positions, topk_array
 # %% auto #0
 __all__ = ['RANKING_METRICS', 'relevance_matrix', 'precision_at_k', 'recall_at_k', 'hit_rate_at_k', 'mrr_at_k', 'ndcg_at_k',
            'average_precision_at_k', 'ranking_metrics', 'auc', 'gauc', 'mse', 'mae', 'rmse', 'log_loss', 'accuracy',
-           'recall', 'f1', 'gini_index', 'coverage', 'gini', 'average_popularity', 'novelty', 'intra_list_diversity',
-           'catalogue_metrics']
+           'recall', 'f1', 'gini_index', 'recommendation_counts', 'coverage', 'gini', 'average_popularity', 'novelty',
+           'intra_list_diversity', 'catalogue_metrics']
 
 # %% ../nbs/06_metrics.ipynb #a20fac46
 def relevance_matrix(topk:np.ndarray, # [n_users, K] recommended item ids, -1 for padding
@@ -247,7 +247,7 @@ def f1(y_true, y_score, threshold:float=0.5) -> float:
     "Harmonic mean of precision and recall at `threshold`; 0 when there are no true positives."
     tp, fp, fn, tn = _confusion(y_true, y_score, threshold); return float(2 * tp / (2 * tp + fp + fn)) if tp else 0.0
 
-# %% ../nbs/06_metrics.ipynb #b3b8cdbb
+# %% ../nbs/06_metrics.ipynb #6b97de17
 def _item_index(topk:np.ndarray, catalogue) -> tuple[np.ndarray, np.ndarray]:
     "Sorted catalogue and the position of every top-K entry in it `[n_users, K]` (-1 at pads)."
     topk = topk_array(topk)
@@ -296,19 +296,27 @@ def gini_index(x:np.ndarray) -> float:
     if n == 0 or total == 0: return 0.0
     return float(((2 * np.arange(1, n + 1) - n - 1) * x).sum() / (n * total))
 
+def recommendation_counts(topk:np.ndarray, # [n_users, K] item ids (-1 pads)
+                          catalogue:np.ndarray, # all item ids that could be recommended
+                          k:int|None=None, # count only the first k slots of each list (None: all K)
+                         ) -> np.ndarray: # [len(catalogue)] int64, aligned with the sorted catalogue
+    "How often each catalogue item is recommended: counts of disjoint sets of lists add up to the counts of their union."
+    if k is not None and (not isinstance(k, (int, np.integer)) or k < 1):
+        raise ValueError(f"k must be a positive int or None, got {k!r}. Fix: pass a cutoff such as k=10.")
+    cat, P = _item_index(topk, catalogue)
+    return _rec_counts(P[:, :k], len(cat))
+
 def coverage(topk:np.ndarray, # [n_users, K] item ids (-1 pads)
              catalogue:np.ndarray, # all item ids that could be recommended
             ) -> float:
     "Share of the catalogue that appears in at least one list."
-    cat, P = _item_index(topk, catalogue)
-    return float((_rec_counts(P, len(cat)) > 0).mean())
+    return float((recommendation_counts(topk, catalogue) > 0).mean())
 
 def gini(topk:np.ndarray, # [n_users, K] item ids (-1 pads)
          catalogue:np.ndarray, # all item ids (items never recommended count as zeros)
         ) -> float:
     "Gini coefficient of how often each catalogue item is recommended."
-    cat, P = _item_index(topk, catalogue)
-    return gini_index(_rec_counts(P, len(cat)))
+    return gini_index(recommendation_counts(topk, catalogue))
 
 # %% ../nbs/06_metrics.ipynb #884b3f30
 def average_popularity(topk:np.ndarray, # [n_users, K] item ids (-1 pads)

@@ -333,7 +333,7 @@ def graph_stage(data:RecData, # the loaded data
     r.add_figure(fig, "learned causal graph")
     return r
 
-# %% ../nbs/07_pipeline.ipynb #254961ce
+# %% ../nbs/07_pipeline.ipynb #ebd88e6b
 def learned_graph(upstream:dict, # results of earlier stages
                   result:StageResult, # the asking stage's result, marked skipped when there is no graph
                   use:str="needs", # what the stage does with the graph, for the sentence: 'needs', 'fits'
@@ -344,7 +344,7 @@ def learned_graph(upstream:dict, # results of earlier stages
     return graph
 
 def bn_stage(data:RecData, # the loaded data
-             upstream:dict, # needs 'graph'
+             upstream:dict, # needs 'graph': the outcome's ancestors in it become the network
              config:RunConfig, # max_events, seed
             ) -> StageResult:
     "Fit the learned graph as a discrete Bayesian network; P(outcome | do(cause = s)) for the outcome's direct causes."
@@ -372,9 +372,9 @@ def bn_stage(data:RecData, # the loaded data
     r.value, r.summary = bn, {"outcome": outcome, "interventions": table.round(4).to_dict("records")}
     return r
 
-# %% ../nbs/07_pipeline.ipynb #33d2d07e
+# %% ../nbs/07_pipeline.ipynb #af2bb656
 def sem_stage(data:RecData, # the loaded data
-              upstream:dict, # needs 'graph'
+              upstream:dict, # needs 'graph': its edges become the structural equations
               config:RunConfig, # max_events, seed
              ) -> StageResult:
     "Fit the learned graph as a SEM; fit indices and total effects on the outcome (vs truth). Value: the SEMResult."

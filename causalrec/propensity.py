@@ -18,8 +18,8 @@ from .data import RecData
 # %% auto #0
 __all__ = ['PROPENSITY_METHODS', 'estimate_propensities']
 
-# %% ../nbs/01b_propensity.ipynb #9e7c0f89
-PROPENSITY_METHODS = ("popularity", "logistic", "naive_bayes")  # the exposure models `estimate_propensities` fits
+# %% ../nbs/01b_propensity.ipynb #7d2c9f33
+PROPENSITY_METHODS = ("popularity", "logistic", "naive_bayes", "naive_bayes_ips")  # the exposure models `estimate_propensities` fits
 
 def _clip_propensity(p, clip, index):
     low = p < clip
@@ -48,13 +48,14 @@ def _logistic_propensity(data, observed, rng):
     logit += math.log(len(observed) / n_pairs)
     return expit(logit)
 
-# %% ../nbs/01b_propensity.ipynb #747a1f15
+# %% ../nbs/01b_propensity.ipynb #22b83013
 def _naive_bayes_propensity(data, observed, mar, scale_col):
+    "P(O=1 | Y) of each observed row; `mar` is a randomized sample (DataFrame) or P(Y=y) itself (Series)."
     if mar is None or mar.empty:
         raise ValueError("method='naive_bayes' needs a randomized (MAR) sample: interactions with log == 'mar' or "
                          "the `mar` argument. Fix: pass mar=<DataFrame with a rating column> or use another method.")
     p_y_obs = observed[scale_col].value_counts(normalize=True)
-    p_y_mar = mar[scale_col].value_counts(normalize=True)
+    p_y_mar = mar if isinstance(mar, pd.Series) else mar[scale_col].value_counts(normalize=True)
     missing = sorted(set(p_y_obs.index) - set(p_y_mar.index))
     if missing:
         raise ValueError(f"naive_bayes: {scale_col} value(s) {missing} occur in the biased log but never in the MAR "
@@ -62,14 +63,27 @@ def _naive_bayes_propensity(data, observed, mar, scale_col):
     p_obs = len(observed) / (data.n_users * data.n_items)
     return (p_y_obs / p_y_mar * p_obs).reindex(observed[scale_col]).to_numpy()
 
-# %% ../nbs/01b_propensity.ipynb #bf34dcdd
+# %% ../nbs/01b_propensity.ipynb #0d753942
+def _ips_rating_distribution(observed, base, scale_col):
+    "P(Y=y) over all pairs: the biased log's ratings weighted by 1 / (rating-independent exposure)."
+    if len(base) != len(observed):
+        raise ValueError(f"naive_bayes_ips: base has {len(base)} propensities for {len(observed)} biased-log rows. "
+                         "Fix: pass one per biased row, e.g. base=estimate_propensities(data, 'logistic'), or drop it.")
+    if (bad := ~((base > 0) & (base <= 1))).any():
+        raise ValueError(f"naive_bayes_ips: {int(bad.sum())} of {len(base)} base propensities are not in (0, 1] (e.g. "
+                         f"{base[bad][0]}). Fix: pass exposure probabilities, e.g. base=estimate_propensities(data, 'logistic').")
+    w = pd.Series(1 / np.asarray(base, np.float64), index=observed.index)
+    return w.groupby(observed[scale_col].to_numpy()).sum() / w.sum()
+
+# %% ../nbs/01b_propensity.ipynb #517be224
 def estimate_propensities(data:RecData, # interactions to weight (rows of `log` 'mnar' when present)
-                          method:str="popularity", # 'popularity', 'logistic' or 'naive_bayes'
+                          method:str="popularity", # 'popularity', 'logistic', 'naive_bayes' or 'naive_bayes_ips'
                           power:float=1.0, # exponent eta of the popularity model
                           mar:pd.DataFrame=None, # randomized sample for naive_bayes (default: rows with log == 'mar')
                           outcome:str="rating", # the outcome Y for naive_bayes
                           clip:float=1e-3, # lower bound on propensities; clipping warns
                           seed:int=0, # seed for negative sampling (logistic)
+                          base=None, # naive_bayes_ips: rating-independent propensities of the biased rows (default: the `propensity` column, else logistic)
                          ) -> pd.Series:
     "Estimated P(observed) of each biased-log interaction, indexed like `data.interactions`."
     if method not in PROPENSITY_METHODS: raise ValueError(f"method must be one of {PROPENSITY_METHODS}, got {method!r}.")
@@ -81,7 +95,12 @@ def estimate_propensities(data:RecData, # interactions to weight (rows of `log` 
     elif method == "logistic":
         p = _logistic_propensity(data, observed, np.random.default_rng(seed))
     else:
-        if outcome not in inter.columns: raise ValueError(f"naive_bayes needs an interactions column {outcome!r}.")
-        if mar is None and "log" in inter.columns: mar = inter[inter["log"] == "mar"]
+        if outcome not in inter.columns: raise ValueError(f"{method} needs an interactions column {outcome!r}.")
+        if method == "naive_bayes_ips":
+            if base is None:
+                base = observed["propensity"] if "propensity" in observed.columns else \
+                    _logistic_propensity(data, observed, np.random.default_rng(seed))
+            mar = _ips_rating_distribution(observed, np.asarray(base, np.float64), outcome)
+        elif mar is None and "log" in inter.columns: mar = inter[inter["log"] == "mar"]
         p = _naive_bayes_propensity(data, observed, mar, outcome)
     return _clip_propensity(np.asarray(p, dtype=np.float64), clip, observed.index)

@@ -18,7 +18,7 @@ from ._core import frame_of, interactions_and_catalogue, pairs, positions, topk_
 from .metrics import auc, catalogue_metrics, coverage, gauc, gini, gini_index, ranking_metrics, relevance_matrix
 
 # %% auto #0
-__all__ = ['PROTOCOLS', 'as_scorer', 'Policy', 'TopK', 'as_policy', 'policy_value', 'incremental_estimate', 'Protocol',
+__all__ = ['SERVED', 'PROTOCOLS', 'as_scorer', 'Policy', 'TopK', 'as_policy', 'policy_value', 'incremental_estimate', 'Protocol',
            'FullRanking', 'TestItems', 'SampledRanking', 'evaluate', 'ABResult', 'simulate_ab', 'feedback_loop']
 
 # %% ../nbs/06a_protocols.ipynb #7c2e7e4c
@@ -119,7 +119,9 @@ class TopK(Policy):
 
     def sample(self, users, seed=0): return self.topk[self._rows(np.asarray(users, dtype=np.int64))]
 
-# %% ../nbs/06a_protocols.ipynb #dc20df93
+# %% ../nbs/06a_protocols.ipynb #29d72f68
+SERVED = {"recommended": 1}  # serving a list recommends its pairs: the simulator's intervention on them
+
 def as_policy(policy, # a Policy, or a [n_users, k] top-K array
               users:np.ndarray, # user id of each row when `policy` is an array
              ) -> Policy:
@@ -131,8 +133,9 @@ def policy_value(truth, # the simulator's SimTruth
                  policy, # a Policy, or [n_users, k] top-K lists (rows aligned with `users`)
                  outcome:str="click", # outcome whose expectation is the reward
                  examination:np.ndarray|None=None, # [k] P(slot j is examined); None: every slot is
+                 do:dict|None=None, # intervention on the listed pairs: SERVED (the list is served); None: as the biased log views them
                 ) -> float:
-    "True value of a policy: mean over users of the summed expected `outcome` of their list (`truth.expected`)."
+    "True value of a policy: mean over users of the summed expected `outcome` of their list (`truth.expected` under `do`)."
     users = np.asarray(users, dtype=np.int64)
     policy = as_policy(policy, users)
     theta = np.ones(policy.k) if examination is None else np.asarray(examination, dtype=np.float64)[:policy.k]
@@ -141,7 +144,7 @@ def policy_value(truth, # the simulator's SimTruth
     for rows, items, probs in policy.blocks(users):
         m = probs @ theta
         keep = m > 0
-        total += float((m[keep] * truth.expected(users[rows[keep]], items[keep])[outcome].to_numpy(np.float64)).sum())
+        total += float((m[keep] * truth.expected(users[rows[keep]], items[keep], do=do)[outcome].to_numpy(np.float64)).sum())
     return total / len(users)
 
 # %% ../nbs/06a_protocols.ipynb #7808db80
@@ -363,7 +366,7 @@ def evaluate(rankers, # a ranker, a list of rankers, or a dict name -> ranker
         out.append(res.assign(ranker=name, protocol=protocol.name, convention=conv))
     return pd.concat(out, ignore_index=True)[["ranker", "protocol", "metric", "k", "value", "n_users", "convention"]]
 
-# %% ../nbs/06a_protocols.ipynb #344de874
+# %% ../nbs/06a_protocols.ipynb #270748ee
 @dataclass
 class ABResult:
     "Outcome of `simulate_ab`: per-arm values and the lift of B over A with its confidence interval."
@@ -409,13 +412,14 @@ def simulate_ab(data, # simulated RecData (needs .truth); its interactions are t
     rows, vals = [], {}
     for arm, r in (("A", ranker_a), ("B", ranker_b)):
         if fit: r.fit(data)
-        topk = r.recommend(halves[arm], k, exclude=exclude)
+        every = r.recommend(users, k, exclude=exclude)  # each user's list does not depend on who else is scored
+        topk = every[np.searchsorted(users, halves[arm])]
         valid = topk >= 0
         row = np.repeat(np.arange(len(topk)), valid.sum(1))
         y = truth.draw(halves[arm][row], topk[valid], seed=int(rng.integers(2**31)))[outcome].to_numpy(np.float64)
         v = vals[arm] = np.bincount(row, weights=y, minlength=len(topk))
         m, se = v.mean(), v.std(ddof=1) / np.sqrt(len(v))
-        true_v = policy_value(truth, users, r.recommend(users, k, exclude=exclude), outcome)
+        true_v = policy_value(truth, users, every, outcome, do=None)  # as drawn
         rows.append(dict(arm=arm, ranker=type(r).__name__, n_users=len(v), value=m, ci_low=m - z * se, ci_high=m + z * se, true_value=true_v))
     arms = pd.DataFrame(rows)
     (ma, va, na), (mb, vb, nb) = ((vals[a].mean(), vals[a].var(ddof=1), len(vals[a])) for a in "AB")
@@ -426,7 +430,7 @@ def simulate_ab(data, # simulated RecData (needs .truth); its interactions are t
     return ABResult(arms, float(lift), float(lift - z * se), float(lift + z * se), float(rel), float(rel - z * rel_se),
                     float(rel + z * rel_se), p, float(arms.true_value[1] - arms.true_value[0]), outcome, k)
 
-# %% ../nbs/06a_protocols.ipynb #4183eaf1
+# %% ../nbs/06a_protocols.ipynb #218839a5
 def feedback_loop(ranker, # any ranker with fit/recommend; refitted every round
                   data, # simulated RecData (needs .truth): the initial log
                   rounds:int=5, # number of recommend -> feedback -> retrain rounds
@@ -459,7 +463,8 @@ def feedback_loop(ranker, # any ranker with fit/recommend; refitted every round
                                        **({propensity: 1.0} if treatment else {})}), drawn], axis=1)
         cur = replace(cur, interactions=pd.concat([inter, new[[c for c in new.columns if c in inter.columns]]], ignore_index=True))
         pos = cur.interactions[cur.interactions[outcome] > 0]["item_id"].to_numpy(np.int64)
-        out.append(dict(round=rnd, utility=policy_value(truth, users, topk, outcome), gini=gini(topk, cat),
+        utility = policy_value(truth, users, topk, outcome, do={treatment: 1} if treatment else None)  # as the lists were drawn
+        out.append(dict(round=rnd, utility=utility, gini=gini(topk, cat),
                         coverage=coverage(topk, cat), log_gini=gini_index(np.bincount(np.searchsorted(cat, pos), minlength=len(cat))),
                         positives=float(drawn[outcome].sum()), incremental=float(truth.policy_uplift(users, topk).mean()),
                         tail_coverage=float(np.isin(tail, ii).mean()), tail_share=float(np.isin(ii, tail).mean())))

@@ -45,7 +45,7 @@ def event_logs(inter:pd.DataFrame) -> pd.Series:
     "The log each event belongs to ('all' when the data has no `log` column)."
     return inter["log"] if "log" in inter.columns else pd.Series("all", index=inter.index)
 
-# %% ../nbs/06e_ranking_stages.ipynb #2cd5cf70
+# %% ../nbs/06e_ranking_stages.ipynb #618c1f84
 def _rankers(data:RecData, label:str, threshold:float, config, upstream:dict, mf:dict=None) -> dict:
     "The rankers the pipeline compares: two references, four learners (MF with the settings `mf`), TwoTower if asked, the oracle on the simulator."
     seed, encoder = config.seed, upstream_value(upstream, "encoder", {})
@@ -65,7 +65,7 @@ def _off_policy(data:RecData, rankers:dict, k:int, seed:int) -> pd.DataFrame:
     users, rows = np.arange(data.n_users), []
     for name, ranker in rankers.items():
         topk = ranker.fit(replace(data, interactions=fit_rows)).recommend(users, k, exclude=fit_rows)
-        truth = policy_value(data.truth, users, topk, "click")
+        truth = policy_value(data.truth, users, topk, "click", do=None)  # pairs as the biased log views them: what the estimators target
         with warnings.catch_warnings():  # the report's table carries each estimate's warning
             warnings.simplefilter("ignore", OPEWarning)
             est = off_policy_estimates(logged, topk, users, propensity, "click", item_mean_reward(fit_rows), n_boot=500, seed=seed)
@@ -79,14 +79,15 @@ def _best(metrics:pd.DataFrame) -> str:
     if "ndcg" not in metrics.index: return "MF"
     return metrics.loc["ndcg"].drop(["random", "popularity", "oracle"], errors="ignore").idxmax()
 
-TUNE_GRID = {"loss": ["softmax", "bce"], "reg": [0.03, 0.07, 0.15]}  # MF settings `--tune` chooses from
+# MF settings `--tune` chooses from: each loss with penalties around its own default (the softmax's is scaled per row)
+TUNE_GRID = [{"loss": "softmax", "reg": r} for r in (0.3, 0.5, 0.8)] + [{"loss": "bce", "reg": r} for r in (0.03, 0.07, 0.15)]
 
 def tune_mf(train, # the training data (never the test or randomized log)
             label:str, # outcome of the positives
             threshold:float, # positive when label >= threshold
             k:int, # cutoff of the validation NDCG
             seed:int=0, # seed of the carving and the fits
-            grid:dict=None, # settings to try (default TUNE_GRID)
+            grid:dict|list=None, # settings to try: value lists or a list of settings (default TUNE_GRID)
            ):
     "`tune` MFRanker's loss and L2 penalty on a per-user validation split carved from `train` (NDCG@k, early stopping)."
     return tune(MFRanker, train, grid or TUNE_GRID, metric=f"ndcg@{k}", validation="per_user", seed=seed, refit=False,
@@ -165,7 +166,7 @@ def evaluation_stage(data:RecData, # the loaded data
         r.summary["ab_test"] = {"lift": ab.lift, "ci_low": ab.ci_low, "ci_high": ab.ci_high, "true_lift": ab.true_lift}
     return r
 
-# %% ../nbs/06e_ranking_stages.ipynb #1e868670
+# %% ../nbs/06e_ranking_stages.ipynb #35c869a0
 TREATMENT, TREATMENT_PROPENSITY = "recommended", "rec_propensity"
 
 def _causal_rankers(data:RecData, config, upstream:dict, graph=None) -> dict:
@@ -268,7 +269,8 @@ def causal_stage(data:RecData, # the loaded data
                    "Each round every ranker is refitted on the log so far, deploys its lists, and the purchases they cause "
                    "join the log as treated rows. Long tail: items outside the 20% most frequent in the initial log.")
         r.add_table(hist[["ranker", "round", "incremental", "tail_coverage", "tail_share", "utility"]].round(4),
-                    "per round: true incremental purchases per user, long-tail coverage and share, expected purchases per user")
+                    "per round: true incremental purchases per user, long-tail coverage and share, expected purchases per user "
+                    "of the served lists (utility, under do(recommended=1))")
         r.add_figure(plot_feedback(hist, ("incremental", "tail_coverage")), "feedback loop: incremental purchases and long-tail coverage per round")
         r.summary["feedback"] = {name: {c: round(float(last.loc[name, c]), 4) for c in ("incremental", "tail_coverage")} for name in last.index}
     return r

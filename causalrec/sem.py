@@ -130,22 +130,49 @@ def _variables(description, model):
     seen = list(dict.fromkeys(t for t in re.findall(r"[A-Za-z_][A-Za-z0-9_.]*", body) if t in model.vars["all"]))
     return [v for v in seen if v in model.vars["latent"]] + [v for v in seen if v not in model.vars["latent"]]
 
-# %% ../nbs/04_sem.ipynb #46c26d00
+# %% ../nbs/04_sem.ipynb #7b7dd754
+def _unit_scales(model) -> np.ndarray:
+    "Each free parameter's unit when every observed variable is measured in its standard deviations (all 1 when a fixed value would change with the units)."
+    sd = dict(zip(model.vars["observed"], np.sqrt(np.diag(model.mx_cov))))
+    obs, inner = model.names_lambda
+    lam, located = model.mx_lambda, {(id(loc.matrix), loc.indices) for p in model.parameters.values() for loc in p.locations}
+    def latent(j):  # a latent variable is in the units of its marker indicator (the loading fixed in the description)
+        marker = [o for o in range(len(obs)) if lam[o, j] != 0 and (id(lam), (o, j)) not in located]
+        return sd[obs[marker[0]]] if marker else 1.0
+    unit = {v: sd[v] if v in sd else latent(j) for j, v in enumerate(inner)}
+    side = lambda names: np.array([sd[v] if v in obs else unit[v] for v in names])
+    factors = {}
+    for name, ratio in (("beta", True), ("lambda", True), ("psi", False), ("theta", False)):
+        M, (rows, cols) = getattr(model, f"mx_{name}"), getattr(model, f"names_{name}")
+        r, c = side(rows), side(cols)
+        F = r[:, None] / c[None, :] if ratio else r[:, None] * c[None, :]
+        fixed = [(i, j) for i, j in zip(*np.nonzero(M)) if (id(M), (int(i), int(j))) not in located]
+        if any(not np.isclose(F[ij], 1.0) for ij in fixed): return np.ones(len(model.param_vals))
+        factors[id(M)] = F
+    scales = [{float(factors[id(loc.matrix)][loc.indices]) for loc in p.locations} for p in model.parameters.values() if p.active]
+    if any(len(f) > 1 for f in scales): return np.ones(len(model.param_vals))  # one label on differently scaled entries
+    return np.array([f.pop() for f in scales])
+
 def _optimise(model, x0, variances, tol, gtol):
-    "Minimise semopy's ML discrepancy from `x0`; return (x, info dict)."
+    "Minimise semopy's ML discrepancy from `x0` over parameters in standard-deviation units; return (x, info dict) in the data's units, `max_grad` in standard-deviation units."
     fun, grad = model.get_objective("MLW")
     bounds = model.get_bounds() if variances == "nonnegative" else None
+    x0 = np.asarray(x0, dtype=float)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        res = minimize(fun, x0, jac=grad, method="SLSQP", bounds=bounds, options=dict(ftol=tol, maxiter=10_000))
-        g = grad(res.x)
+        s = _unit_scales(model)
+        scaled = None if bounds is None else [tuple(None if b is None else b / si for b in bd) for bd, si in zip(bounds, s)]
+        res = minimize(lambda y: fun(s * y), x0 / s, jac=lambda y: s * grad(s * y), method="SLSQP", bounds=scaled,
+                       options=dict(ftol=tol, maxiter=10_000))
+        x = s * res.x
+        g = s * grad(x)  # the gradient in standard-deviation units: the same test whatever units the data have
     if bounds is not None:  # a parameter held at its lower bound by a positive gradient is at a KKT point
         lo = np.array([b[0] if b[0] is not None else -np.inf for b in bounds])
-        g = np.where((res.x <= lo + 1e-10) & (g > 0), 0.0, g)
+        g = np.where((x <= lo + 1e-10) & (g > 0), 0.0, g)
     max_grad = float(np.max(np.abs(g))) if len(g) else 0.0
     ok = bool(res.success) and np.isfinite(res.fun) and max_grad < gtol
-    return res.x, dict(converged=ok, objective=float(res.fun), n_iter=int(res.nit), max_grad=max_grad,
-                       message=str(res.message))
+    return x, dict(converged=ok, objective=float(res.fun), n_iter=int(res.nit), max_grad=max_grad,
+                   message=str(res.message))
 
 # %% ../nbs/04_sem.ipynb #415f7829
 def _fit_indices(model, n_free, variables_obs):

@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from causalrec.cli import main
+from causalrec.ranking_stages import TUNE_GRID
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*clipped at 1", "ignore:pkg_resources is deprecated")
 DATA = Path(__file__).parent / "data"
@@ -85,7 +86,7 @@ def test_tune_chooses_mf_settings_on_the_training_log_and_reports_them(tmp_path,
                  "10", "--cache-dir", cache, "--out", str(out), "--quiet"]) == 0
     tuned = json.loads((out / "summary.json").read_text())["evaluation"]["tuned"]
     assert (tuned["metric"], tuned["validation"]) == ("ndcg@10", "per_user")
-    assert tuned["MF"]["loss"] in ("softmax", "bce") and tuned["MF"]["reg"] in (0.03, 0.07, 0.15) and tuned["MF"]["epochs"] >= 1
+    assert {k: tuned["MF"][k] for k in ("loss", "reg")} in TUNE_GRID and tuned["MF"]["epochs"] >= 1
     assert "MF tuning: validation score of each setting" in (out / "report.md").read_text()
 
 
@@ -174,6 +175,7 @@ def test_outputs_respect_the_umask(tmp_path):
 KILLER = """
 import json, os, sys
 from causalrec.cli import main
+from causalrec.ranking_stages import TUNE_GRID
 from causalrec.report import read_manifest
 import causalrec.pipeline as pipeline
 args, out = json.loads(sys.argv[1]), sys.argv[2]

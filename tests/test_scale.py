@@ -10,7 +10,7 @@ import pytest
 from causalrec.data import split
 from causalrec.encoder import TextEncoder
 from causalrec.graph import learn_structure
-from causalrec.metrics import ranking_metrics, relevance_matrix
+from causalrec.metrics import catalogue_metrics, ranking_metrics, relevance_matrix
 from causalrec.mf import MFRanker
 from causalrec.ope import ESTIMATORS, item_mean_reward, off_policy_estimates
 from causalrec.ranking import PopularityRanker
@@ -37,7 +37,7 @@ def world():
     data = simulate(n_users=400, n_items=300, exposures_per_user=15, seed=1)
     train, test = split(data, "ratio", seed=1)
     logged = data.interactions[data.interactions["log"] == "mnar"]
-    return dict(data=data, train=train, users=np.sort(data.users["user_id"].to_numpy()),
+    return dict(data=data, train=train, users=np.sort(data.users["user_id"].to_numpy()), catalogue=data.items["item_id"].to_numpy(),
                 mf=MFRanker(dim=8, epochs=3, verbose=False).fit(train),
                 relevant=test.interactions.query("click > 0")[["user_id", "item_id"]].drop_duplicates(),
                 logged=logged, prop=data.truth.propensity.loc[logged.index].to_numpy(), rm=item_mean_reward(logged))
@@ -64,7 +64,8 @@ def ray_cluster():
 def _in_process(w, k=10):
     "Lists, metrics and point estimates computed the plain in-process way."
     top = w["mf"].recommend(w["users"], k, exclude=w["train"], batch_size=2**12)
-    metrics = ranking_metrics(*relevance_matrix(top, w["users"], w["relevant"]), ks=(5, 10))
+    metrics = pd.concat([ranking_metrics(*relevance_matrix(top, w["users"], w["relevant"]), ks=(5, 10)),
+                         catalogue_metrics(top, w["catalogue"], ks=(5, 10))], ignore_index=True)
     ope = off_policy_estimates(w["logged"], top, w["users"], w["prop"], reward_model=w["rm"], estimators=ESTIMATORS, n_boot=0)
     return top, metrics, ope
 
@@ -72,7 +73,7 @@ def _in_process(w, k=10):
 def _sharded(w, folder, engine):
     out = recommend_all(w["mf"], w["users"], 10, folder, exclude=w["train"], engine=engine, shard_users=64,
                         batch_size=2**12, verbose=False)
-    metrics = sharded_metrics(out, w["relevant"], ks=(5, 10), engine=engine, verbose=False)
+    metrics = sharded_metrics(out, w["relevant"], ks=(5, 10), engine=engine, verbose=False, catalogue=w["catalogue"])
     ope = sharded_ope(out, w["logged"], w["prop"], reward_model=w["rm"], estimators=ESTIMATORS, n_boot=100, engine=engine,
                       verbose=False)
     return out, metrics, ope
@@ -84,6 +85,7 @@ def _check_equal(w, out, metrics, ope):
     np.testing.assert_array_equal(users, w["users"])
     np.testing.assert_array_equal(got, top)
     assert (metrics[["metric", "k", "n_users"]].to_numpy() == m0[["metric", "k", "n_users"]].to_numpy()).all()
+    assert {"coverage", "gini"} <= set(metrics["metric"])  # catalogue metrics from summed per-shard counts
     np.testing.assert_allclose(metrics["value"], m0["value"], rtol=0, atol=1e-9)
     fields = lambda est: [[e.value, e.ess, e.max_weight, e.unsupported] for e in est]
     np.testing.assert_allclose(fields(ope), fields(e0), rtol=0, atol=1e-9)
@@ -177,4 +179,8 @@ def test_ray_encoding_is_incremental_and_matches_the_encoder(ray_cluster, tmp_pa
     first = encode_texts(texts[:40], tmp_path, batch_size=16, verbose=False)
     rerun = encode_texts(texts, tmp_path, engine="ray", batch_size=16, concurrency=2)
     assert (rerun["store"], rerun["texts"], rerun["encoded"]) == (first["store"], 50, 10)
-    np.testing.assert_allclose(load_embeddings(rerun["store"], texts), TextEncoder(verbose=False).encode(texts), atol=1e-5)
+    assert rerun["seconds"] > 0 and rerun["startup"] > 0  # where the time went: inside the blocks, loading the model
+    reference = TextEncoder(verbose=False).encode(texts)
+    np.testing.assert_allclose(load_embeddings(rerun["store"], texts), reference, atol=1e-5)
+    with pytest.raises(ValueError, match="needs 4 CPUs; the Ray cluster has 2"):
+        encode_texts(texts, tmp_path/"x", engine="ray", concurrency=2, threads=2)
