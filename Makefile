@@ -38,7 +38,7 @@ test: setup
 	tools/check_sync.sh $(BIN)
 	$(BIN)/ruff check causalrec tests tools bench
 	$(ONE_THREAD) $(BIN)/nbdev_test --n_workers 2 --skip_file_re '^([_.]|index)'
-	$(ONE_THREAD) $(BIN)/python -m pytest -n 2 --dist loadfile tests
+	$(ONE_THREAD) $(BIN)/python -m pytest -n 2 --dist loadfile -rs tests
 
 # `pip install .` into a fresh venv, then `causalrec run` without causalnex (about 3 minutes; not part of `make test`).
 test-install: setup

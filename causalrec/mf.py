@@ -22,7 +22,7 @@ from .ranking import Ranker, id_rows, positive_rows, user_table
 __all__ = ['table_memory', 'FactorTables', 'autograd_grads', 'catalogue_sampler', 'sampled_loss', 'pointwise_loss', 'MFRanker',
            'IPSRanker', 'SNIPSRanker', 'DRRanker', 'PDRanker', 'UpliftRanker']
 
-# %% ../nbs/05a_mf.ipynb #dfee064a
+# %% ../nbs/05a_mf.ipynb #b3d3b784
 def table_memory(row:tuple, # shape of one row, e.g. (heads, d + 2)
                  n:int, # rows
                  device=None, # torch device; None: CPU
@@ -32,7 +32,8 @@ def table_memory(row:tuple, # shape of one row, e.g. (heads, d + 2)
     shape, size = (n, *row), 4 * n * int(np.prod(row))
     if device.type != "cpu" or not hasattr(mmap, "MADV_HUGEPAGE") or size == 0: return torch.empty(shape, device=device)
     buf = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)  # private anonymous memory, as malloc's
-    buf.madvise(mmap.MADV_HUGEPAGE)
+    try: buf.madvise(mmap.MADV_HUGEPAGE)
+    except OSError: pass  # a kernel without transparent huge pages refuses the advice: ordinary pages then
     return torch.frombuffer(buf, dtype=torch.float32).view(shape)  # the tensor keeps the mapping alive
 
 # %% ../nbs/05a_mf.ipynb #b556f301
@@ -146,7 +147,7 @@ def pointwise_loss(z:torch.Tensor, # logits ('bce') or predicted outcomes ('mse'
     "Per-pair loss of logged labels: binary cross-entropy with logits, or squared error."
     return F.binary_cross_entropy_with_logits(z, y, reduction="none") if loss == "bce" else (z - y).square()
 
-# %% ../nbs/05a_mf.ipynb #04233747
+# %% ../nbs/05a_mf.ipynb #0f688e92
 class MFRanker(Ranker):
     "Matrix factorisation: implicit feedback against fresh catalogue negatives, or the labels of the logged pairs."
     heads = 1
@@ -174,6 +175,10 @@ class MFRanker(Ranker):
     def _check_options(self):
         "Refuse a mode, loss, outcome or learning rate this learner cannot train with."
         if not self.lr > 0: raise ValueError(f"lr={self.lr!r} must be a positive learning rate (Adagrad's step size).")
+        reg, power = self.penalty_settings()
+        if not (reg >= 0 and power >= 0):
+            raise ValueError(f"reg={reg!r}, reg_power={power!r}: the L2 penalty and its row-size exponent must be >= 0 "
+                             "(None: the defaults).")
         if self.negatives not in self.modes:
             raise ValueError(f"negatives={self.negatives!r} is not one of {list(self.modes)}: 'sampled' draws fresh negatives "
                              "from the catalogue (implicit feedback), 'logged' fits the labels of the logged pairs only.")

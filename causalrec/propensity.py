@@ -75,7 +75,7 @@ def _ips_rating_distribution(observed, base, scale_col):
     w = pd.Series(1 / np.asarray(base, np.float64), index=observed.index)
     return w.groupby(observed[scale_col].to_numpy()).sum() / w.sum()
 
-# %% ../nbs/01b_propensity.ipynb #517be224
+# %% ../nbs/01b_propensity.ipynb #b13de852
 def estimate_propensities(data:RecData, # interactions to weight (rows of `log` 'mnar' when present)
                           method:str="popularity", # 'popularity', 'logistic', 'naive_bayes' or 'naive_bayes_ips'
                           power:float=1.0, # exponent eta of the popularity model
@@ -83,7 +83,7 @@ def estimate_propensities(data:RecData, # interactions to weight (rows of `log` 
                           outcome:str="rating", # the outcome Y for naive_bayes
                           clip:float=1e-3, # lower bound on propensities; clipping warns
                           seed:int=0, # seed for negative sampling (logistic)
-                          base=None, # naive_bayes_ips: rating-independent propensities of the biased rows (default: the `propensity` column, else logistic)
+                          base:np.ndarray|pd.Series|None=None, # naive_bayes_ips: rating-independent propensities of the biased rows (default: the `propensity` column, else logistic)
                          ) -> pd.Series:
     "Estimated P(observed) of each biased-log interaction, indexed like `data.interactions`."
     if method not in PROPENSITY_METHODS: raise ValueError(f"method must be one of {PROPENSITY_METHODS}, got {method!r}.")
@@ -97,6 +97,9 @@ def estimate_propensities(data:RecData, # interactions to weight (rows of `log` 
     else:
         if outcome not in inter.columns: raise ValueError(f"{method} needs an interactions column {outcome!r}.")
         if method == "naive_bayes_ips":
+            if mar is not None:
+                raise ValueError("naive_bayes_ips estimates P(Y=y) from the biased log itself, so it takes no MAR sample. "
+                                 "Fix: drop mar=, or use method='naive_bayes' to estimate P(Y=y) from it.")
             if base is None:
                 base = observed["propensity"] if "propensity" in observed.columns else \
                     _logistic_propensity(data, observed, np.random.default_rng(seed))

@@ -162,7 +162,7 @@ class BatchEncoder:
         return {"store": np.array([str(self.store)]), "texts": np.array([len(texts)]), "encoded": np.array([len(new)]),
                 "file": np.array([name]), "seconds": np.array([time.perf_counter() - t0]), "startup": np.array([self.startup])}
 
-# %% ../nbs/09_scale.ipynb #893f94dd
+# %% ../nbs/09_scale.ipynb #68b1a901
 def _text_blocks(texts, batch_size:int) -> list:
     "Distinct texts, longest first, in blocks of `batch_size`."
     s = pd.Series(texts) if not isinstance(texts, pd.Series) else texts
@@ -205,7 +205,7 @@ def encode_texts(texts, # strings (list, array or Series); repeats are encoded o
         rows = [{k: v[0] for k, v in r.items()} for r in rows]
     else:
         cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
-        n = concurrency or max(1, int(ray.cluster_resources().get("GPU", 1)) if gpu else cpus)
+        n = concurrency or (max(1, int(ray.cluster_resources().get("GPU", 1))) if gpu else max(1, cpus // (threads or 1)))
         per = threads or max(1, cpus // n)
         if not gpu and n * per > cpus:
             raise ValueError(f"concurrency={n} actors x threads={per} needs {n * per} CPUs; the Ray cluster has {cpus}. "

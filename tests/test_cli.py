@@ -175,7 +175,6 @@ def test_outputs_respect_the_umask(tmp_path):
 KILLER = """
 import json, os, sys
 from causalrec.cli import main
-from causalrec.ranking_stages import TUNE_GRID
 from causalrec.report import read_manifest
 import causalrec.pipeline as pipeline
 args, out = json.loads(sys.argv[1]), sys.argv[2]

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.filterwarnings("ignore:.*clipped at 1", "ignore:pkg_res
 def simulated_run(tmp_path_factory, cache):
     out = tmp_path_factory.mktemp("run") / "out"
     summary = run(RunConfig(n_users=400, n_items=400, max_events=4000, loop_users=200, feedback_rounds=2, out=str(out),
-                            cache_dir=cache, verbose=False))  # the 5-round loop is the demo's; 06a tests the loop itself
+                            cache_dir=cache, verbose=False))  # 2 feedback rounds, not the demo's 5: the lead is checked after round 2 only
     return out, summary
 
 
