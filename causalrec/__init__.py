@@ -32,7 +32,7 @@ _API = {
     "metrics": ["relevance_matrix", "ranking_metrics", "precision_at_k", "recall_at_k", "hit_rate_at_k", "mrr_at_k",
                 "ndcg_at_k", "average_precision_at_k", "auc", "gauc", "mse", "mae", "rmse", "log_loss", "accuracy",
                 "recall", "f1", "gini_index", "coverage", "gini", "average_popularity", "novelty",
-                "intra_list_diversity", "catalogue_metrics", "recommendation_counts"],
+                "intra_list_diversity", "catalogue_metrics", "recommendation_counts", "count_spread"],
     "protocols": ["Policy", "TopK", "as_policy", "as_scorer", "policy_value", "Protocol", "FullRanking", "TestItems",
                   "SampledRanking", "evaluate", "simulate_ab", "ABResult", "feedback_loop", "incremental_estimate"],
     "ope": ["off_policy_estimates", "ips", "snips", "dr", "naive", "Estimate", "OPEWarning", "EpsilonGreedy",

@@ -13,8 +13,8 @@ from ._core import frame_of, positions, topk_array
 # %% auto #0
 __all__ = ['RANKING_METRICS', 'relevance_matrix', 'precision_at_k', 'recall_at_k', 'hit_rate_at_k', 'mrr_at_k', 'ndcg_at_k',
            'average_precision_at_k', 'ranking_metrics', 'auc', 'gauc', 'mse', 'mae', 'rmse', 'log_loss', 'accuracy',
-           'recall', 'f1', 'gini_index', 'recommendation_counts', 'coverage', 'gini', 'average_popularity', 'novelty',
-           'intra_list_diversity', 'catalogue_metrics']
+           'recall', 'f1', 'gini_index', 'recommendation_counts', 'count_spread', 'coverage', 'gini',
+           'average_popularity', 'novelty', 'intra_list_diversity', 'catalogue_metrics']
 
 # %% ../nbs/06_metrics.ipynb #a20fac46
 def relevance_matrix(topk:np.ndarray, # [n_users, K] recommended item ids, -1 for padding
@@ -247,7 +247,7 @@ def f1(y_true, y_score, threshold:float=0.5) -> float:
     "Harmonic mean of precision and recall at `threshold`; 0 when there are no true positives."
     tp, fp, fn, tn = _confusion(y_true, y_score, threshold); return float(2 * tp / (2 * tp + fp + fn)) if tp else 0.0
 
-# %% ../nbs/06_metrics.ipynb #6b97de17
+# %% ../nbs/06_metrics.ipynb #9007d977
 def _item_index(topk:np.ndarray, catalogue) -> tuple[np.ndarray, np.ndarray]:
     "Sorted catalogue and the position of every top-K entry in it `[n_users, K]` (-1 at pads)."
     topk = topk_array(topk)
@@ -306,17 +306,23 @@ def recommendation_counts(topk:np.ndarray, # [n_users, K] item ids (-1 pads)
     cat, P = _item_index(topk, catalogue)
     return _rec_counts(P[:, :k], len(cat))
 
+def count_spread(counts:np.ndarray, # [n_items] how often each catalogue item is recommended
+                ) -> dict:
+    "`{'coverage': share of items recommended at least once, 'gini': Gini of the counts}`."
+    counts = np.asarray(counts)
+    return {"coverage": float((counts > 0).mean()), "gini": gini_index(counts)}
+
 def coverage(topk:np.ndarray, # [n_users, K] item ids (-1 pads)
              catalogue:np.ndarray, # all item ids that could be recommended
             ) -> float:
     "Share of the catalogue that appears in at least one list."
-    return float((recommendation_counts(topk, catalogue) > 0).mean())
+    return count_spread(recommendation_counts(topk, catalogue))["coverage"]
 
 def gini(topk:np.ndarray, # [n_users, K] item ids (-1 pads)
          catalogue:np.ndarray, # all item ids (items never recommended count as zeros)
         ) -> float:
     "Gini coefficient of how often each catalogue item is recommended."
-    return gini_index(recommendation_counts(topk, catalogue))
+    return count_spread(recommendation_counts(topk, catalogue))["gini"]
 
 # %% ../nbs/06_metrics.ipynb #884b3f30
 def average_popularity(topk:np.ndarray, # [n_users, K] item ids (-1 pads)
@@ -378,7 +384,7 @@ def intra_list_diversity(topk:np.ndarray, # [n_users, K] item ids (-1 pads)
     out = _ild(np.where(P >= 0, order[P], -1), E)
     return out if per_user else float(np.nanmean(out))
 
-# %% ../nbs/06_metrics.ipynb #6630bb96
+# %% ../nbs/06_metrics.ipynb #4a404f11
 def catalogue_metrics(topk:np.ndarray, # [n_users, K] item ids (-1 pads)
                       catalogue:np.ndarray, # all item ids that could be recommended
                       ks=(10,), # cutoffs
@@ -398,7 +404,7 @@ def catalogue_metrics(topk:np.ndarray, # [n_users, K] item ids (-1 pads)
     for k in ks:
         Pk = P[:, :k]
         c = _rec_counts(Pk, len(cat))
-        rows += [("coverage", k, float((c > 0).mean())), ("gini", k, gini_index(c))]
+        rows += [(name, k, v) for name, v in count_spread(c).items()]
         if pop is not None: rows.append(("avg_popularity", k, _list_mean(Pk, pop)))
         if info is not None: rows.append(("novelty", k, _list_mean(Pk, info)))
         if E is not None and k > 1: rows.append(("ild", k, float(np.nanmean(_ild(Pk, E)))))
