@@ -15,7 +15,7 @@ from .ranking import Ranker, id_rows, positive_rows, user_table
 # %% auto #0
 __all__ = ['ImplicitRanker']
 
-# %% ../nbs/05d_implicit.ipynb #d4a2b3b8
+# %% ../nbs/05d_implicit.ipynb #1a1d3811
 class ImplicitRanker(Ranker):
     "implicit's ALS or BPR, fitted on the positives of the log; score = user factors . item factors."
     state_shapes = {"users_": ("n_users",), "U_": ("n_users", None), "V_": ("n_items", None)}
@@ -48,9 +48,10 @@ class ImplicitRanker(Ranker):
         X.data[:] = 1  # repeated pairs count once
         kw = dict(factors=self.factors, regularization=self.regularization, iterations=self.iterations,
                   random_state=self.seed, num_threads=self.threads)
-        m = (lib.AlternatingLeastSquares(alpha=self.alpha, **kw) if self.model == "als"
-             else lib.BayesianPersonalizedRanking(learning_rate=self.learning_rate, **kw))
-        with one_thread(): m.fit(X, show_progress=False)
+        with one_thread():  # implicit's own advice: one BLAS thread (it checks, and warns, when the model is built)
+            m = (lib.AlternatingLeastSquares(alpha=self.alpha, **kw) if self.model == "als"
+                 else lib.BayesianPersonalizedRanking(learning_rate=self.learning_rate, **kw))
+            m.fit(X, show_progress=False)
         self.U_, self.V_ = np.asarray(m.user_factors, np.float32), np.asarray(m.item_factors, np.float32)
         return self
 

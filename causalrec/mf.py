@@ -36,7 +36,7 @@ def table_memory(row:tuple, # shape of one row, e.g. (heads, d + 2)
     except OSError: pass  # a kernel without transparent huge pages refuses the advice: ordinary pages then
     return torch.frombuffer(buf, dtype=torch.float32).view(shape)  # the tensor keeps the mapping alive
 
-# %% ../nbs/05a_mf.ipynb #b556f301
+# %% ../nbs/05a_mf.ipynb #59c4fecc
 class FactorTables:
     "User rows [p_u, b_u, 1] and item rows [q_i, 1, b_i] of `heads` factorisations in one table; a step updates only the rows it gathers."
     def __init__(self, n_users:int, # user rows
@@ -86,11 +86,9 @@ class FactorTables:
         g[:m].addcmul_(dP, ib[:m]); g[m:2 * m].addcmul_(dP, ub)
         if dS.shape[1]: g[:m, 0].addmm_(dS, ib[m:, 0]); g[2 * m:, 0].addmm_(dS.T, ub[:, 0])
         self.acc.index_add_(0, rows, g.square())  # every use of a row counts
-        # the step -lr g / sqrt(sum of g^2) in one pass (the constant columns' infinite sums make theirs 0)
-        self.W.index_add_(0, rows, torch.addcdiv(_ZERO, g, self.acc.index_select(0, rows).sqrt_(), value=-lr))
+        # the step -lr g / sqrt(sum of g^2), in place on g (the constant columns' infinite sums make theirs 0)
+        self.W.index_add_(0, rows, g.mul_(-lr).div_(self.acc.index_select(0, rows).sqrt_()))
         return float(loss)
-
-_ZERO = torch.zeros(())
 
 def _bilinear(w, m):
     "Pair and shared logits from gathered rows `w` (m user rows, then item rows)."
@@ -106,7 +104,7 @@ def autograd_grads(loss_fn, # (P, S) -> scalar loss tensor
         return (loss.detach(), *torch.autograd.grad(loss, (P, S), allow_unused=True, materialize_grads=True))
     return grads_fn
 
-def _dot(u, i): return (u * i).sum(-1)
+def _dot(u, i): return torch.linalg.vecdot(u, i)  # (u * i).sum(-1) in one call, bit for bit
 
 # %% ../nbs/05a_mf.ipynb #8f26b870
 def catalogue_sampler(counts:np.ndarray, # positives per item row
@@ -147,7 +145,7 @@ def pointwise_loss(z:torch.Tensor, # logits ('bce') or predicted outcomes ('mse'
     "Per-pair loss of logged labels: binary cross-entropy with logits, or squared error."
     return F.binary_cross_entropy_with_logits(z, y, reduction="none") if loss == "bce" else (z - y).square()
 
-# %% ../nbs/05a_mf.ipynb #0f688e92
+# %% ../nbs/05a_mf.ipynb #dd8c3217
 class MFRanker(Ranker):
     "Matrix factorisation: implicit feedback against fresh catalogue negatives, or the labels of the logged pairs."
     heads = 1
@@ -169,12 +167,15 @@ class MFRanker(Ranker):
                  val_share:float=0.1, # share of rows held out for early stopping when fit has no `monitor`
                  seed:int=0, # seed of initialisation, shuffling and sampling
                  device:str|None=None, # torch device for training; None: CUDA when present, else CPU
+                 threads:int=1, # torch threads of CPU training: more pay only on cores nothing else uses (see above)
                  verbose:bool=True, # show a progress bar over epochs
                 ): store_attr()
 
     def _check_options(self):
         "Refuse a mode, loss, outcome or learning rate this learner cannot train with."
         if not self.lr > 0: raise ValueError(f"lr={self.lr!r} must be a positive learning rate (Adagrad's step size).")
+        if not (isinstance(self.threads, int) and self.threads >= 1):
+            raise ValueError(f"threads={self.threads!r} must be a whole number of torch threads >= 1 (1: the default).")
         reg, power = self.penalty_settings()
         if not (reg >= 0 and power >= 0):
             raise ValueError(f"reg={reg!r}, reg_power={power!r}: the L2 penalty and its row-size exponent must be >= 0 "
@@ -247,7 +248,7 @@ def fit(self:MFRanker, data, # RecData or interactions frame
     self._train({k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in cols.items()}, monitor)
     return self
 
-# %% ../nbs/05a_mf.ipynb #91e46e15
+# %% ../nbs/05a_mf.ipynb #5e6c8d6b
 @patch
 def _batch(self:MFRanker, b:dict, g:torch.Generator) -> dict:
     "Batch `b` with the table rows it uses, `ru` (users) and `ri` (items; sampled mode: the positives, then the negatives)."
@@ -272,7 +273,8 @@ def _grads(self:MFRanker, P:torch.Tensor, S:torch.Tensor, b:dict) -> tuple:
     if self.negatives == "logged": return autograd_grads(lambda P, S: self._loss(P, S, b))(P, S)
     n, t = len(b["u"]), self._term.index_select(0, b["ri"])
     loss, dpos, dneg = sampled_loss(P[:, 0] + t[:n], S + t[n:], self.loss, grads=True)
-    return loss, F.pad(dpos[:, None], (0, P.shape[1] - 1)), dneg  # the first head's gradient; 0 for any other
+    dP = dpos[:, None] if P.shape[1] == 1 else F.pad(dpos[:, None], (0, P.shape[1] - 1))  # the first head's; 0 for any other
+    return loss, dP, dneg
 
 @patch
 def _val_loss(self:MFRanker, tables:FactorTables, val:dict) -> float:
@@ -301,7 +303,8 @@ def _train(self:MFRanker, cols:dict, monitor=None):
     tables = FactorTables(len(self.users_), len(self.items_), self.dim, self.heads, g, dev,
                           penalty=(rows + 1.0).pow(-power) if power else None)
     best, best_state, wait, losses, history = -np.inf, None, 0, [], []
-    with one_thread():
+    with one_thread():  # one BLAS thread; torch's threads set next, both restored on exit
+        torch.set_num_threads(self.threads)
         bar = tqdm(range(self.epochs), desc=type(self).__name__, disable=not self.verbose)
         for _ in bar:
             order = tr[torch.randperm(len(tr), generator=g).to(dev)]
