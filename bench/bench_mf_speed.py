@@ -5,8 +5,8 @@ Sparse row updates make the work of a step independent of the table sizes, and t
 accesses as cheap on a large table as on a small one (`causalrec.mf.table_memory`), so the cost per training row should
 be flat in the number of users: the 10k-user run is the baseline, measured in the same process, and the ratio 100k / 10k is
 printed (target: within 1.5x). MF trains on the positives (clicks) of the log, DR on every logged row. Each learner
-is fitted twice, with 0 epochs (the one-off cost: id lookups, propensities, tables) and with `--epochs` epochs (one
-torch thread); the cost per row is (second - first) / (rows x epochs), and 30 epochs take the one-off cost plus
+is fitted twice, with 0 epochs (the one-off cost: id lookups, propensities, tables) and with `--epochs` epochs (at
+each `--threads` setting); the cost per row is (second - first) / (rows x epochs), and 30 epochs take the one-off cost plus
 30 x rows x that cost (target on the 2-core machine: MF < 3 min, DR < 6 min at 100k users). Each learner runs with
 each of `--threads` torch threads: 1 is the default (`threads=1`), 2 uses both cores, which pays only when nothing else
 runs on them (05a). CPU seconds are printed too: on a shared machine they are the steadier measure (with 2 threads

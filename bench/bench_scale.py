@@ -9,8 +9,8 @@
    the driver's peak memory (target < 2 GB), whether the lists are identical, per-shard seconds, and the driver's peak
    memory at USERS/10 users (target: within +-20% of the peak at USERS).
 2. Encoding: TEXTS distinct item texts of the simulator's catalogue. In process, each in a fresh process:
-   `TextEncoder().encode(texts)` with the model already loaded and torch's default threads (the baseline: the strictest
-   one), and `encode_texts(texts, out)` (engine="local": the same function the Ray engine runs, timed cold: model load,
+   `TextEncoder().encode(texts)` with the model already loaded and torch's default threads (the baseline: the strictest on
+   an idle machine; under load one thread was faster, see 09_scale), and `encode_texts(texts, out)` (engine="local": the same function the Ray engine runs, timed cold: model load,
    hashing, Parquet shards). Ray: `encode_texts(texts, out, engine="ray")` on a cluster of RAY_CPUS CPUs started by a
    fresh process, in the default layout (one actor per CPU, one torch thread each). The baseline and the Ray default
    are each timed twice, alternating (baseline, Ray, baseline, Ray), so that a change in the shared machine's load falls
@@ -25,9 +25,10 @@
    service actors (actor location tracker, autoscaling coordinator, stats actor: detached, one per cluster, so on a
    running cluster that has run any Ray Data job they exist already); its seconds are printed and excluded like the
    cluster start, and the ratio is also printed with them added (a first Ray Data job on a fresh cluster pays them,
-   overlapped with its actors' start: so that ratio is a lower bound). Before each timed job the cluster is brought
-   back to rest (`at_rest`: the idle workers Ray pre-starts at cluster start restored, the cluster's CPU quiet); the
-   seconds that took are printed and excluded.
+   overlapped with its actors' start: so that ratio is a lower bound); that run also holds the driver's first Ray Data
+   job (imports, planning, executor start). Before each timed job `at_rest` re-creates the idle workers Ray pre-starts at
+   cluster start, with one short task per CPU (a best case: after a Ray Data job a running cluster keeps one), and waits
+   for the cluster's CPU to go quiet; the seconds that took are printed and excluded, and a wait that hit its limit says so.
 3. Evaluation on the simulator: ranking metrics and off-policy estimates (all six estimators: switch-DR and DR-OS tune
    their thresholds over the shards in two extra passes) of an MF policy's lists, from per-shard sums on Ray against
    `ranking_metrics` / `off_policy_estimates` in process: the largest absolute difference (target <= 1e-9).
@@ -130,12 +131,33 @@ class Rows:
     def __call__(self, batch): return batch
 
 
-def idle_workers() -> int:
-    """Idle Ray worker processes on this machine (process title 'ray::IDLE'). Ray's state API (`ray.util.state.list_workers`)
-    would say it too, but it needs the dashboard, which `init_ray` leaves out."""
-    titles = []
+def process_tree() -> tuple:
+    "This process and every process under it (a local Ray cluster: raylet, GCS, workers): their pids, and /proc's stat fields by pid."
+    procs = {}
     for d in Path("/proc").iterdir():
-        try: titles.append((d/"cmdline").read_bytes().split(b"\0")[0] if d.name.isdigit() else b"")
+        try: f = (d/"stat").read_text().rsplit(")", 1)[1].split() if d.name.isdigit() else None
+        except OSError: continue
+        if f: procs[int(d.name)] = f
+    tree, todo = set(), [os.getpid()]
+    while todo:
+        tree.add(pid := todo.pop())
+        todo += [c for c, f in procs.items() if int(f[1]) == pid and c not in tree]
+    return tree & procs.keys(), procs
+
+
+def cluster_cpu() -> float:
+    "CPU seconds of this process and every process under it, reaped ones included (utime, stime, cutime, cstime)."
+    tree, procs = process_tree()
+    return sum(sum(map(int, procs[p][11:15])) for p in tree) / os.sysconf("SC_CLK_TCK")
+
+
+def idle_workers() -> int:
+    """Idle Ray workers of this process's own cluster (process title 'ray::IDLE'; other clusters on the machine are not
+    counted). Ray's state API (`ray.util.state.list_workers`) would say it too, but it needs the dashboard, which
+    `init_ray` leaves out."""
+    titles = []
+    for pid in process_tree()[0]:
+        try: titles.append((Path("/proc")/str(pid)/"cmdline").read_bytes().split(b"\0")[0])
         except OSError: continue
     return titles.count(b"ray::IDLE")
 
@@ -143,38 +165,28 @@ def idle_workers() -> int:
 def nap(): time.sleep(0.5)
 
 
-def at_rest(ray, idle:int, quiet:float=0.2, limit:float=15.0) -> dict:
-    """Bring the cluster back to its state after start, then wait until it is quiet; returns the seconds and what was found.
-    Ray pre-starts one idle worker per CPU when the cluster starts, and an actor pool's workers exit with the job; Ray
-    then keeps fewer idle workers (one, measured here after the one-actor warm-up), so a timed job would pay the missing
-    workers' start. One half-second task per CPU, all at once, leaves that many idle workers behind (Ray reuses task
-    workers). Then poll every half second until `idle` idle workers exist and the cluster's processes used under
-    `quiet` CPU-seconds per second over the last half second (at rest they use about 0.1, measured here; a worker start
-    burns about one), at most `limit` seconds."""
+def at_rest(ray, cpus:int, # the cluster's CPUs: one task each, and as many idle workers awaited
+            quiet:float=0.2, # CPU-seconds per second under which the cluster counts as quiet
+            limit:float=15.0, # give up after this many seconds (then `rested` is False)
+           ) -> dict:
+    """Re-create the idle workers of a freshly started cluster, then wait until it is quiet; returns the seconds and what
+    was found. Ray pre-starts one idle worker per CPU when the cluster starts, and an actor pool's workers exit with the
+    job; Ray then keeps fewer idle workers (one, measured here after the one-actor warm-up), so a timed job would pay the
+    missing workers' start. One half-second task per CPU, all at once, leaves that many idle workers behind (Ray reuses
+    task workers): a best case, since a running cluster after a Ray Data job keeps one. Then poll every half second
+    until `cpus` idle workers exist and the cluster's processes used under `quiet` CPU-seconds per second over the last
+    half second (at rest they use about 0.1, measured here; a worker start burns about one)."""
     t0 = time.perf_counter()
     task = ray.remote(num_cpus=1)(nap)
-    ray.get([task.remote() for _ in range(idle)])
+    ray.get([task.remote() for _ in range(cpus)])
     before = cluster_cpu()
     while True:
         time.sleep(0.5)
         now = cluster_cpu()
         rate, before = (now - before) / 0.5, now  # negative: a process left the tree (a worker exited), not at rest
-        if (idle_workers() >= idle and 0 <= rate < quiet) or time.perf_counter() - t0 > limit: break
-    return dict(seconds=time.perf_counter() - t0, idle=idle_workers(), rate=rate)
-
-
-def cluster_cpu() -> float:
-    "CPU seconds of this process and every process under it (a local Ray cluster: raylet, GCS, workers, reaped ones included)."
-    procs = {}
-    for d in Path("/proc").iterdir():
-        try: f = (d/"stat").read_text().rsplit(")", 1)[1].split() if d.name.isdigit() else None
-        except OSError: continue
-        if f: procs[int(d.name)] = (int(f[1]), sum(map(int, f[11:15])))  # ppid; utime, stime, cutime, cstime in ticks
-    tree, todo = set(), [os.getpid()]
-    while todo:
-        tree.add(pid := todo.pop())
-        todo += [c for c, (ppid, _) in procs.items() if ppid == pid and c not in tree]
-    return sum(procs[p][1] for p in tree if p in procs) / os.sysconf("SC_CLK_TCK")
+        rested = idle_workers() >= cpus and 0 <= rate < quiet
+        if rested or time.perf_counter() - t0 > limit: break
+    return dict(seconds=time.perf_counter() - t0, idle=idle_workers(), rate=rate, rested=rested)
 
 
 def evaluation(args) -> dict:
@@ -279,8 +291,11 @@ def main(args):
                       f"{r['seconds'] - r['startup'] - busy:.1f} s (worker start, imports, scheduling, tail); {r['encoded']:,} encoded")
         for i, ray in enumerate(rays, 1):
             print(f"cluster {i}: start {ray['start']:.1f} s ({ray['idle']} idle workers after it), Ray Data's service actors "
-                  f"{ray['service']:.1f} s (both excluded); back at rest before each timed job after " +
-                  ", ".join(f"{r['seconds']:.1f} s ({r['idle']} idle workers, {r['rate']:.2f} CPU)" for r in ray["rests"]))
+                  f"{ray['service']:.1f} s (the first Ray Data job: service actors and the driver's first run; both excluded); "
+                  "idle workers re-created by one short task per CPU (a best case: after a Ray Data job Ray keeps one) and "
+                  "the cluster quiet before each timed job, after " +
+                  ", ".join(f"{r['seconds']:.1f} s ({r['idle']} idle workers, {r['rate']:.2f} CPU"
+                            f"{'' if r['rested'] else ', NOT at rest: limit reached'})" for r in ray["rests"]))
         loc = min(base, key=lambda r: r["seconds"])
         best = min((ray["runs"]["default"] for ray in rays), key=lambda r: r["seconds"])
         service = max(ray["service"] for ray in rays)

@@ -39,7 +39,7 @@ _API = {
             "PlackettLuce", "CallablePolicy", "item_mean_reward", "heldout_propensity", "split_log",
             "simulate_slate_log", "ope_study", "ope_summary", "ope_parts", "ope_value", "ope_diagnostics", "ope_warning",
             "ope_grid", "ope_threshold", "ope_check", "ope_estimates"],
-    "tuning": ["tune", "Tuned", "holdout"],
+    "tuning": ["tune", "Tuned", "holdout", "validation_intercept"],
     "report": ["Report", "Section", "StageResult", "OutputFolder", "read_manifest", "new_figure", "plot_metrics",
                "plot_ope", "plot_feedback"],
     "ranking_stages": ["evaluation_stage", "causal_stage", "recommend_stage", "recommendation_frame", "incremental_table",

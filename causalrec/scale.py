@@ -162,7 +162,7 @@ class BatchEncoder:
         return {"store": np.array([str(self.store)]), "texts": np.array([len(texts)]), "encoded": np.array([len(new)]),
                 "file": np.array([name]), "seconds": np.array([time.perf_counter() - t0]), "startup": np.array([self.startup])}
 
-# %% ../nbs/09_scale.ipynb #19c8a2ee
+# %% ../nbs/09_scale.ipynb #30b854f6
 def _text_blocks(texts, batch_size:int) -> list:
     "Distinct texts, longest first, in blocks of `batch_size`."
     s = pd.Series(texts) if not isinstance(texts, pd.Series) else texts
@@ -210,7 +210,8 @@ def encode_texts(texts, # strings (list, array or Series); repeats are encoded o
         if not gpu and n * per > cpus:
             raise ValueError(f"concurrency={n} actors x threads={per} needs {n * per} CPUs; the Ray cluster has {cpus}. "
                              "Fix: fewer actors or threads (None: the cluster's CPUs split evenly).")
-        ds = ray.data.from_blocks([pa.table({"text": pa.array(b, pa.string())}) for b in blocks])
+        from_blocks = getattr(ray.data, "from_blocks", ray.data.from_arrow)  # see above
+        ds = from_blocks([pa.table({"text": pa.array(b, pa.string())}) for b in blocks])
         res = ds.map_batches(BatchEncoder, fn_constructor_kwargs=dict(kw, threads=None if gpu else per), batch_size=batch_size,
                              compute=ray.data.ActorPoolStrategy(size=n), batch_format="numpy",
                              **({"num_gpus": 1} if gpu else {"num_cpus": per}))

@@ -18,7 +18,7 @@ from .protocols import evaluate
 from .ranking import positive_rows
 
 # %% auto #0
-__all__ = ['holdout', 'validation_score', 'Tuned', 'tune']
+__all__ = ['holdout', 'validation_score', 'Tuned', 'tune', 'validation_intercept']
 
 # %% ../nbs/06d_tuning.ipynb #828fcd53
 def _with_rows(data, df:pd.DataFrame):
@@ -50,8 +50,12 @@ def holdout(data, # RecData or interactions frame
     held[pos[rank < (1 if method == "last" else np.ceil(share * n))]] = True
     return _with_rows(data, df[~held]), _with_rows(data, df[held])
 
-# %% ../nbs/06d_tuning.ipynb #27a9c745
+# %% ../nbs/06d_tuning.ipynb #855e0698
 _ERRORS = ("mse", "rmse", "mae", "logloss")
+
+def _ips_weights(v:pd.DataFrame):
+    "1 / propensity of each held-out row, or None (unweighted) when the rows carry none."
+    return 1 / v["propensity"].to_numpy(np.float64) if "propensity" in v.columns else None
 
 def validation_score(ranker, # fitted ranker
                      fit_part, # RecData or frame the ranker was fitted on (its items are excluded from full ranking)
@@ -66,7 +70,7 @@ def validation_score(ranker, # fitted ranker
     if name in _ERRORS:
         v = frame_of(val, "validation", ["user_id", "item_id", outcome])
         pred, y = ranker.predict(v["user_id"].to_numpy(), v["item_id"].to_numpy()), v[outcome].to_numpy(np.float64)
-        w = 1 / v["propensity"].to_numpy(np.float64) if "propensity" in v.columns else None
+        w = _ips_weights(v)
         if name == "logloss":  # of the label outcome >= threshold, from predicted probabilities
             q, y = np.clip(pred, 1e-7, 1 - 1e-7), (y >= threshold)
             return -float(np.average(-np.where(y, np.log(q), np.log1p(-q)), weights=w))
@@ -145,3 +149,22 @@ def tune(ranker_class, # a Ranker class, e.g. MFRanker
     params = {**best, **({"epochs": int(table.loc[table["value"].idxmax(), "epochs"])} if early else {})}
     if metric.split("@")[0] in _ERRORS: table["value"] = -table["value"]
     return Tuned(ranker_class(**{**fixed, **params}).fit(data) if refit else None, params, table, metric, validation)
+
+# %% ../nbs/06d_tuning.ipynb #c502c07a
+def validation_intercept(ranker_class, # a Ranker class with `predict`, e.g. IPSRanker(loss='mse')
+                         data, # training data only (RecData or frame): the validation rows are carved from it
+                         params:dict, # constructor parameters (e.g. `fixed` and `tune(...).params`)
+                         outcome:str="rating", # the outcome `predict` estimates
+                         validation:str="mnar", # carving, as in `tune`
+                         share:float=0.2, # share carved per user, as in `tune`
+                         folds:int=5, # carvings averaged
+                         seed:int=0, # carving k uses seed + 1000 k (k = 0: `tune`'s own carving)
+                        ) -> float:
+    "The constant that minimises the (1/propensity-weighted) validation squared error of `ranker_class(**params)`, averaged over carvings."
+    shifts = []
+    for k in range(folds):
+        fit_part, val = _carve(data, validation, share, None, 1, seed + 1000 * k)
+        v = frame_of(val, "validation", ["user_id", "item_id", outcome])
+        pred = ranker_class(**params).fit(fit_part).predict(v["user_id"].to_numpy(), v["item_id"].to_numpy())
+        shifts.append(np.average(v[outcome].to_numpy(np.float64) - pred, weights=_ips_weights(v)))
+    return float(np.mean(shifts))
