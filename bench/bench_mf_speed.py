@@ -54,14 +54,13 @@ if __name__ == "__main__":
         print(f"{n} users: {len(inter)} logged rows, {clicks} clicks (simulated in {time.time() - t0:.0f}s)", flush=True)
         for (name, cls, rows), t in product((("MF", MFRanker, clicks), ("DR", DRRanker, len(inter))), a.threads):
             (fw, fc), (wall, cpu) = cost(lambda e: cls(epochs=e, threads=t, verbose=False), train, rows, a.epochs)
-            res[name, t, n] = wall, cpu, rows
+            res[name, t, n] = wall, cpu
             print(f"  {name}, {t} thread(s): {wall:.2f} us/row wall, {cpu:.2f} us/row CPU over {rows} rows x {a.epochs} epochs (one-off "
                   f"{fw:.1f}s wall, {fc:.1f}s CPU); 30 epochs = {(fw + 30 * rows * wall / 1e6) / 60:.1f} min wall "
                   f"({(fc + 30 * rows * cpu / 1e6) / 60:.1f} min CPU)", flush=True)
     lo, hi = min(a.users), max(a.users)
-    for name, t in product(("MF", "DR"), a.threads):
-        if lo != hi:
-            (w_hi, c_hi, _), (w_lo, c_lo, _) = res[name, t, hi], res[name, t, lo]
-            print(f"{name}, {t} thread(s): cost per row {hi // 1000}k / {lo // 1000}k users = {w_hi / w_lo:.2f} wall, "
-                  f"{c_hi / c_lo:.2f} CPU (target <= 1.5)")
+    for name, t in product(("MF", "DR"), a.threads) if lo != hi else ():
+        (w_hi, c_hi), (w_lo, c_lo) = res[name, t, hi], res[name, t, lo]
+        print(f"{name}, {t} thread(s): cost per row {hi // 1000}k / {lo // 1000}k users = {w_hi / w_lo:.2f} wall, "
+              f"{c_hi / c_lo:.2f} CPU (target <= 1.5)")
     print("load average (1, 5, 15 min): %.1f %.1f %.1f" % os.getloadavg())

@@ -112,7 +112,7 @@ def child(args) -> dict:
         for name, actors in layouts:
             rests.append(at_rest(ray, args.ray_cpus))
             c0, t0 = cluster_cpu(), time.perf_counter()
-            r = encode_texts(texts[:args.texts], f"{args.out}-{actors}", engine="ray", concurrency=actors)
+            r = encode_texts(texts[:args.texts], f"{args.out}-{name}", engine="ray", concurrency=actors)
             runs[name] = dict(seconds=time.perf_counter() - t0, cpu=cluster_cpu() - c0, encoded=r["encoded"],
                               startup=r["startup"], inside=r["seconds"], actors=actors or args.ray_cpus,
                               threads=args.ray_cpus // (actors or args.ray_cpus), load=os.getloadavg()[0])
@@ -120,7 +120,7 @@ def child(args) -> dict:
         if args.round == 2:
             rests.append(at_rest(ray, args.ray_cpus))
             t0 = time.perf_counter()
-            again = encode_texts(texts, f"{args.out}-None", engine="ray")
+            again = encode_texts(texts, f"{args.out}-default", engine="ray")
             res.update(rerun_seconds=time.perf_counter() - t0, rerun_texts=again["texts"], rerun_encoded=again["encoded"])
         return res
     raise ValueError(args.child)

@@ -247,7 +247,7 @@ def f1(y_true, y_score, threshold:float=0.5) -> float:
     "Harmonic mean of precision and recall at `threshold`; 0 when there are no true positives."
     tp, fp, fn, tn = _confusion(y_true, y_score, threshold); return float(2 * tp / (2 * tp + fp + fn)) if tp else 0.0
 
-# %% ../nbs/06_metrics.ipynb #9007d977
+# %% ../nbs/06_metrics.ipynb #e43def73
 def _item_index(topk:np.ndarray, catalogue) -> tuple[np.ndarray, np.ndarray]:
     "Sorted catalogue and the position of every top-K entry in it `[n_users, K]` (-1 at pads)."
     topk = topk_array(topk)
@@ -301,7 +301,7 @@ def recommendation_counts(topk:np.ndarray, # [n_users, K] item ids (-1 pads)
                           k:int|None=None, # count only the first k slots of each list (None: all K)
                          ) -> np.ndarray: # [len(catalogue)] int64, aligned with the sorted catalogue
     "How often each catalogue item is recommended: counts of disjoint sets of lists add up to the counts of their union."
-    if k is not None and (not isinstance(k, (int, np.integer)) or k < 1):
+    if k is not None and (isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1):
         raise ValueError(f"k must be a positive int or None, got {k!r}. Fix: pass a cutoff such as k=10.")
     cat, P = _item_index(topk, catalogue)
     return _rec_counts(P[:, :k], len(cat))

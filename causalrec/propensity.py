@@ -75,7 +75,7 @@ def _ips_rating_distribution(observed, base, scale_col):
     w = pd.Series(1 / np.asarray(base, np.float64), index=observed.index)
     return w.groupby(observed[scale_col].to_numpy()).sum() / w.sum()
 
-# %% ../nbs/01b_propensity.ipynb #b13de852
+# %% ../nbs/01b_propensity.ipynb #7b400d6a
 def estimate_propensities(data:RecData, # interactions to weight (rows of `log` 'mnar' when present)
                           method:str="popularity", # 'popularity', 'logistic', 'naive_bayes' or 'naive_bayes_ips'
                           power:float=1.0, # exponent eta of the popularity model
@@ -87,6 +87,9 @@ def estimate_propensities(data:RecData, # interactions to weight (rows of `log` 
                          ) -> pd.Series:
     "Estimated P(observed) of each biased-log interaction, indexed like `data.interactions`."
     if method not in PROPENSITY_METHODS: raise ValueError(f"method must be one of {PROPENSITY_METHODS}, got {method!r}.")
+    if base is not None and method != "naive_bayes_ips":
+        raise ValueError(f"base= is used by method='naive_bayes_ips' only, got method={method!r}. Fix: drop base=, or use "
+                         "method='naive_bayes_ips'.")
     inter = data.interactions
     observed = inter[inter["log"] == "mnar"] if "log" in inter.columns else inter
     if method == "popularity":

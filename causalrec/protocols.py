@@ -430,7 +430,7 @@ def simulate_ab(data, # simulated RecData (needs .truth); its interactions are t
     return ABResult(arms, float(lift), float(lift - z * se), float(lift + z * se), float(rel), float(rel - z * rel_se),
                     float(rel + z * rel_se), p, float(arms.true_value[1] - arms.true_value[0]), outcome, k)
 
-# %% ../nbs/06a_protocols.ipynb #218839a5
+# %% ../nbs/06a_protocols.ipynb #1fc49389
 def feedback_loop(ranker, # any ranker with fit/recommend; refitted every round
                   data, # simulated RecData (needs .truth): the initial log
                   rounds:int=5, # number of recommend -> feedback -> retrain rounds
@@ -451,19 +451,19 @@ def feedback_loop(ranker, # any ranker with fit/recommend; refitted every round
     cat = np.unique(data.items["item_id"].to_numpy(np.int64))
     counts = np.bincount(np.searchsorted(cat, frame_of(data, "data", ["item_id"])["item_id"].to_numpy(np.int64)), minlength=len(cat))
     tail = cat[np.argsort(-counts, kind="stable")[int(round(head_share * len(cat))):]]
-    cur, rng, out = data, np.random.default_rng(seed), []
+    cur, rng, out, do = data, np.random.default_rng(seed), [], ({treatment: 1} if treatment else None)  # serving recommends
     for rnd in tqdm(range(rounds), desc=f"feedback_loop({type(ranker).__name__})", disable=not verbose):
         inter = frame_of(cur, "data", ["user_id", "item_id", outcome])
         topk = ranker.fit(cur).recommend(users, k, exclude=cur if exclude_seen else None)
         valid = topk >= 0
         uu, ii = np.repeat(users, valid.sum(1)), topk[valid]
-        drawn = truth.draw(uu, ii, seed=int(rng.integers(2**31)), do={treatment: 1} if treatment else None)
+        drawn = truth.draw(uu, ii, seed=int(rng.integers(2**31)), do=do)
         ts = int(inter["timestamp"].max()) + 1 if "timestamp" in inter else rnd
         new = pd.concat([pd.DataFrame({"user_id": uu, "item_id": ii, "log": "mnar" if treatment else "loop", "timestamp": ts,
                                        **({propensity: 1.0} if treatment else {})}), drawn], axis=1)
         cur = replace(cur, interactions=pd.concat([inter, new[[c for c in new.columns if c in inter.columns]]], ignore_index=True))
         pos = cur.interactions[cur.interactions[outcome] > 0]["item_id"].to_numpy(np.int64)
-        utility = policy_value(truth, users, topk, outcome, do={treatment: 1} if treatment else None)  # as the lists were drawn
+        utility = policy_value(truth, users, topk, outcome, do=do)  # as the lists were drawn
         out.append(dict(round=rnd, utility=utility, gini=gini(topk, cat),
                         coverage=coverage(topk, cat), log_gini=gini_index(np.bincount(np.searchsorted(cat, pos), minlength=len(cat))),
                         positives=float(drawn[outcome].sum()), incremental=float(truth.policy_uplift(users, topk).mean()),

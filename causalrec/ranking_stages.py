@@ -87,7 +87,7 @@ def tune_mf(train, # the training data (never the test or randomized log)
             threshold:float, # positive when label >= threshold
             k:int, # cutoff of the validation NDCG
             seed:int=0, # seed of the carving and the fits
-            grid:dict|list=None, # settings to try: value lists or a list of settings (default TUNE_GRID)
+            grid:dict|list|None=None, # settings to try: value lists or a list of settings (default TUNE_GRID)
            ):
     "`tune` MFRanker's loss and L2 penalty on a per-user validation split carved from `train` (NDCG@k, early stopping)."
     return tune(MFRanker, train, grid or TUNE_GRID, metric=f"ndcg@{k}", validation="per_user", seed=seed, refit=False,

@@ -162,7 +162,7 @@ class BatchEncoder:
         return {"store": np.array([str(self.store)]), "texts": np.array([len(texts)]), "encoded": np.array([len(new)]),
                 "file": np.array([name]), "seconds": np.array([time.perf_counter() - t0]), "startup": np.array([self.startup])}
 
-# %% ../nbs/09_scale.ipynb #30b854f6
+# %% ../nbs/09_scale.ipynb #e72b94f3
 def _text_blocks(texts, batch_size:int) -> list:
     "Distinct texts, longest first, in blocks of `batch_size`."
     s = pd.Series(texts) if not isinstance(texts, pd.Series) else texts
@@ -192,7 +192,8 @@ def encode_texts(texts, # strings (list, array or Series); repeats are encoded o
     ray = ray_module(engine)
     if ray is None: dev = str(resolve_device(device))
     else:
-        gpus = ray.cluster_resources().get("GPU", 0)
+        res = ray.cluster_resources()
+        gpus = res.get("GPU", 0)
         if str(device).startswith("cuda") and not gpus:
             raise ValueError(f"device={device!r} but the Ray cluster has no GPUs. Fix: device='auto' (CPU here) or 'cpu'.")
         dev = "cuda" if device == "cuda" or (device == "auto" and gpus) else "cpu"
@@ -204,13 +205,13 @@ def encode_texts(texts, # strings (list, array or Series); repeats are encoded o
         rows = [worker({"text": b}) for b in tqdm(blocks, desc="encoding blocks", disable=not verbose)]
         rows = [{k: v[0] for k, v in r.items()} for r in rows]
     else:
-        cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
-        n = concurrency or (max(1, int(ray.cluster_resources().get("GPU", 1))) if gpu else max(1, cpus // (threads or 1)))
+        cpus = max(1, int(res.get("CPU", 1)))
+        n = concurrency or (max(1, int(gpus)) if gpu else max(1, cpus // (threads or 1)))
         per = threads or max(1, cpus // n)
         if not gpu and n * per > cpus:
             raise ValueError(f"concurrency={n} actors x threads={per} needs {n * per} CPUs; the Ray cluster has {cpus}. "
                              "Fix: fewer actors or threads (None: the cluster's CPUs split evenly).")
-        from_blocks = getattr(ray.data, "from_blocks", ray.data.from_arrow)  # see above
+        from_blocks = getattr(ray.data, "from_blocks", ray.data.from_arrow)  # block sizes read in the driver; older Ray: from_arrow
         ds = from_blocks([pa.table({"text": pa.array(b, pa.string())}) for b in blocks])
         res = ds.map_batches(BatchEncoder, fn_constructor_kwargs=dict(kw, threads=None if gpu else per), batch_size=batch_size,
                              compute=ray.data.ActorPoolStrategy(size=n), batch_format="numpy",
@@ -318,7 +319,7 @@ def read_topk(folder:str|Path, # written by `recommend_all`
     parts = [_read_part(folder, m["k"], p["file"]) for p in m["parts"]]
     return np.concatenate([u for u, _ in parts]), np.concatenate([t for _, t in parts])
 
-# %% ../nbs/09_scale.ipynb #505e9d66
+# %% ../nbs/09_scale.ipynb #c035f435
 def _shard_jobs(folder, df:pd.DataFrame|None, name:str, columns:list) -> tuple:
     "Manifest, and lazily (index, part file, rows of `df` for the part's users) per part."
     m = _manifest(folder)
@@ -334,8 +335,7 @@ def _metrics_part(folder:str, k:int, ks:tuple, gain, catalogue, job:tuple) -> di
     v = per.to_numpy(np.float64)
     ok = np.isfinite(v)
     counts = np.zeros((len(ks), 0), np.int64) if catalogue is None else np.stack([recommendation_counts(top, catalogue, c) for c in ks])
-    return {"columns": list(per.columns), "sum": np.where(ok, v, 0.0).sum(0), "count": ok.sum(0), "users": len(users),
-            "counts": counts}
+    return {"columns": list(per.columns), "sum": np.where(ok, v, 0.0).sum(0), "count": ok.sum(0), "counts": counts}
 
 def sharded_metrics(folder:str|Path, # top-k folder written by `recommend_all`
                     relevant:pd.DataFrame, # relevant pairs: user_id, item_id (and `gain`); as for `relevance_matrix`
@@ -348,17 +348,17 @@ def sharded_metrics(folder:str|Path, # top-k folder written by `recommend_all`
     "`ranking_metrics` (and, given the catalogue, `coverage` and `gini`) of all lists in `folder` from per-shard sums: tidy `metric, k, value, n_users`."
     ks = tuple(ks)
     m, jobs = _shard_jobs(folder, relevant, "relevant", ["user_id", "item_id"] + ([gain] if gain else []))
-    if catalogue is not None: catalogue = np.sort(np.asarray(catalogue, dtype=np.int64))  # what each shard would sort
+    if catalogue is not None: catalogue = np.asarray(catalogue, dtype=np.int64)
     total = None
     fn = partial(_metrics_part, str(folder), m["k"], ks, gain)
     for r in tqdm(engine_map(engine)(fn, jobs, catalogue), total=len(m["parts"]), desc="metric shards", disable=not verbose):
-        total = r if total is None else {**r, **{c: total[c] + r[c] for c in ("sum", "count", "users", "counts")}}
+        total = r if total is None else {**r, **{c: total[c] + r[c] for c in ("sum", "count", "counts")}}
     with np.errstate(invalid="ignore"): value = np.where(total["count"] > 0, total["sum"] / np.maximum(total["count"], 1), np.nan)
     names = [c.split("@") for c in total["columns"]]
     out = pd.DataFrame({"metric": [n for n, _ in names], "k": [int(k) for _, k in names], "value": value,
                         "n_users": total["count"].astype(int)})
     if catalogue is None: return out
-    spread = [(name, k, v, total["users"]) for k, c in zip(ks, total["counts"]) for name, v in count_spread(c).items()]
+    spread = [(name, k, v, m["n_users"]) for k, c in zip(ks, total["counts"]) for name, v in count_spread(c).items()]
     return pd.concat([out, pd.DataFrame(spread, columns=out.columns)], ignore_index=True)
 
 # %% ../nbs/09_scale.ipynb #9bcbd96b

@@ -372,7 +372,7 @@ def fit_sem(model:nx.DiGraph|str, # DAG (written with to_lavaan) or a lavaan/sem
     if not info["converged"]:
         warnings.warn(f"the optimiser did not converge ({info['message']}; largest gradient {info['max_grad']:.2g} "
                       f"after {info['n_iter']} iterations): estimates are unreliable. Check the model is identified, "
-                      "rescale variables with very different variances, or loosen gtol.", SEMConvergenceWarning)
+                      "rescale variables with very different variances when a fixed value keeps the optimiser in raw units, or loosen gtol.", SEMConvergenceWarning)
     heywood = _heywood(est, variances)
     if len(heywood):
         h = heywood.iloc[0]

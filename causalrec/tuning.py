@@ -150,20 +150,23 @@ def tune(ranker_class, # a Ranker class, e.g. MFRanker
     if metric.split("@")[0] in _ERRORS: table["value"] = -table["value"]
     return Tuned(ranker_class(**{**fixed, **params}).fit(data) if refit else None, params, table, metric, validation)
 
-# %% ../nbs/06d_tuning.ipynb #c502c07a
+# %% ../nbs/06d_tuning.ipynb #75de5c1c
 def validation_intercept(ranker_class, # a Ranker class with `predict`, e.g. IPSRanker(loss='mse')
                          data, # training data only (RecData or frame): the validation rows are carved from it
-                         params:dict, # constructor parameters (e.g. `fixed` and `tune(...).params`)
-                         outcome:str="rating", # the outcome `predict` estimates
-                         validation:str="mnar", # carving, as in `tune`
-                         share:float=0.2, # share carved per user, as in `tune`
+                         params:dict, # constructor parameters (e.g. `fixed` and `tune(...).params`); their `outcome` is the one predicted
+                         share:float=0.2, # share of each user's logged rows carved, as in `tune(validation='mnar')`
                          folds:int=5, # carvings averaged
                          seed:int=0, # carving k uses seed + 1000 k (k = 0: `tune`'s own carving)
                         ) -> float:
     "The constant that minimises the (1/propensity-weighted) validation squared error of `ranker_class(**params)`, averaged over carvings."
+    if not (isinstance(folds, int) and folds >= 1): raise ValueError(f"folds must be a positive int, got {folds!r}.")
+    probe = ranker_class(**params)
+    if hasattr(probe, "seed") and "seed" not in params: params = {"seed": seed, **params}  # as `tune` does
+    outcome = getattr(probe, "outcome", None)
+    if outcome is None: raise ValueError(f"{ranker_class.__name__} has no outcome column to predict. Fix: pass outcome=... in params.")
     shifts = []
     for k in range(folds):
-        fit_part, val = _carve(data, validation, share, None, 1, seed + 1000 * k)
+        fit_part, val = _carve(data, "mnar", share, None, 1, seed + 1000 * k)
         v = frame_of(val, "validation", ["user_id", "item_id", outcome])
         pred = ranker_class(**params).fit(fit_part).predict(v["user_id"].to_numpy(), v["item_id"].to_numpy())
         shifts.append(np.average(v[outcome].to_numpy(np.float64) - pred, weights=_ips_weights(v)))

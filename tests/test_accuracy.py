@@ -1,4 +1,4 @@
-"Accuracy acceptance: the default MFRanker against simple and strong baselines on the category shop and MovieLens."
+"Accuracy acceptance: the default MFRanker against simple and strong baselines on the category shop and MovieLens\n(Coat: tests/test_coat.py)."
 from dataclasses import replace
 
 import pandas as pd
@@ -67,26 +67,3 @@ def test_default_mf_beats_popularity_on_movielens():
     ndcg_mf, ndcg_pop = _ndcg10(mf, pos, test, "rating", 4), _ndcg10(pop, pos, test, "rating", 4)
     assert ndcg_mf >= 1.5 * ndcg_pop, (ndcg_mf, ndcg_pop)
 
-
-def test_mf_ips_meets_the_published_coat_mse():
-    """Coat rating prediction (Schnabel et al. 2016: MF 1.202, MF-IPS 1.093 MSE on the MAR test): MF-IPS with naive Bayes
-    propensities from one MAR rating per user, L2 tuned on the IPS-weighted validation MSE of the training ratings,
-    scored on the other MAR ratings, is below 1.093 and below naive MF (seed 0; 5 seeds in bench/bench_accuracy.py)."""
-    from conftest import shared_dataset
-
-    from causalrec.data import split
-    from causalrec.loaders import load_coat
-    from causalrec.mf import IPSRanker
-    from causalrec.propensity import estimate_propensities
-    from causalrec.tuning import tune
-    train, test = split(load_coat(shared_dataset("coat")), "mnar_mar")
-    rest, mar_sample = holdout(test, share=0.05, seed=0)
-    nb = estimate_propensities(train, method="naive_bayes", mar=mar_sample.interactions, outcome="rating")
-    te = rest.interactions
-    mse = {}
-    for name, cls, data in (("MF", MFRanker, train),
-                            ("MF-IPS", IPSRanker, replace(train, interactions=train.interactions.assign(propensity=nb)))):
-        tuned = tune(cls, data, {"reg": [0.1, 0.2, 0.3]}, metric="mse", validation="mnar", seed=0, outcome="rating",
-                     negatives="logged", loss="mse", batch_size=1024, epochs=100, verbose=False)
-        mse[name] = float(((tuned.ranker.predict(te["user_id"], te["item_id"]) - te["rating"].to_numpy()) ** 2).mean())
-    assert mse["MF-IPS"] <= 1.093 and mse["MF-IPS"] < mse["MF"], mse

@@ -22,8 +22,8 @@ def test_cached_embeddings_are_the_computed_ones_bit_for_bit(tmp_path):
 
 
 def test_cold_and_warm_cache_runs_write_the_same_recommendations(tmp_path):
-    "The stages whose lists depend on the text (the causal ranker serves on the simulator) run twice on one input: first"
-    "with an empty embedding cache, then with the cache the first run filled; recommendations.csv must match byte for byte."
+    """The stages whose lists depend on the text (the causal ranker serves on the simulator) run twice on one input: first
+    with an empty embedding cache, then with the cache the first run filled; recommendations.csv must match byte for byte."""
     cache, outs = tmp_path / "cache", []
     for name in ("cold", "warm"):
         summary = run(RunConfig(n_users=80, n_items=60, exposures_per_user=12, stages=("data", "encoder", "causal", "recommend"),
